@@ -1,0 +1,416 @@
+"""Drop-in ``torch.optim.Optimizer`` subclasses built on the pure rules of :mod:`optlib.rules`.
+
+Each class accepts the same keywords, with the same defaults, as its ``torch.optim`` namesake, and
+uses the same per-parameter state keys (``step``, ``exp_avg``, ``sum``, ...), so state dicts load
+across the two libraries. ``step()`` only gathers tensors and hands each one to the pure rule: the
+rule *is* the algorithm, and ``tests/test_optim_parity.py`` proves it matches ``torch.optim``.
+
+Differences from ``torch.optim`` (all raise a clear error rather than doing something else):
+``foreach`` is accepted and ignored (there is one plain loop); ``fused``, ``capturable`` and
+``differentiable`` accept only their defaults; sparse and complex gradients are not supported.
+Adagrad creates its state lazily at the first step of each parameter, like Adam.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import torch
+from torch.optim import Optimizer
+
+from optlib import rules
+
+Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
+
+DEFAULT_LR: dict[str, float] = {
+    "sgd": 1e-3,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "adagrad": 1e-2,
+    "rmsprop": 1e-2,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Validation at the boundary
+# --------------------------------------------------------------------------------------------
+def _as_float(name: str, value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"Invalid {name}: a tensor {name} must have one element, got {value}")
+        value = value.item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid {name}: expected a number, got {value!r}") from None
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number >= 0."""
+    number = _as_float(name, value)
+    if not (math.isfinite(number) and number >= 0.0):
+        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``0 <= value < 1``."""
+    number = _as_float(name, value)
+    if not 0.0 <= number < 1.0:  # also rejects NaN
+        raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} < 1)")
+
+
+def check_betas(betas: Any) -> None:
+    """Raise ``ValueError`` unless ``betas`` is a pair with each beta in [0, 1)."""
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+    for index, beta in enumerate(betas):
+        check_unit_interval(f"betas[{index}] (beta{index + 1})", beta)
+
+
+def check_default_only(name: str, value: Any, default: Any) -> None:
+    """Reject implementation switches that only ``torch.optim`` provides."""
+    if value not in (default, None, False):
+        raise ValueError(
+            f"Invalid {name}: {value!r}. optlib implements only the plain single-tensor loop; "
+            f"use torch.optim for {name}={value!r}."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The shared shell: gather tensors, call the rule, write back
+# --------------------------------------------------------------------------------------------
+class _RuleOptimizer(Optimizer):
+    """Base class: ``step()`` runs one pure rule per parameter that has a gradient.
+
+    Subclasses name the rule, how to build its initial state, and which ``torch.optim`` state key
+    holds each field of the rule's NamedTuple state.
+    """
+
+    state_type: type  # the rule's NamedTuple state
+    state_keys: dict[str, str]  # NamedTuple field -> torch.optim state key
+    hyperparameters: tuple[str, ...]  # group keys passed to the rule
+
+    def init_state(self, param: torch.Tensor, group: dict[str, Any]) -> NamedTuple:
+        raise NotImplementedError
+
+    def rule(self, grad, state, param, **hyper) -> tuple[torch.Tensor, NamedTuple]:
+        raise NotImplementedError
+
+    def _load(self, param: torch.Tensor, group: dict[str, Any]) -> NamedTuple:
+        """The rule's typed state for ``param``, read from ``self.state`` (or freshly built)."""
+        stored = self.state[param]
+        if not stored:
+            return self.init_state(param, group)
+        fields = {field: stored.get(key) for field, key in self.state_keys.items()}
+        if "step" in fields:  # torch.optim keeps the step count as a float tensor
+            fields["step"] = int(fields["step"])
+        return self.state_type(**fields)
+
+    def _store(self, param: torch.Tensor, state: NamedTuple) -> None:
+        stored = self.state[param]
+        for field, value in state._asdict().items():
+            if value is not None:
+                stored[self.state_keys[field]] = value
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Perform one optimization step; ``closure`` re-evaluates the loss, as in torch.optim."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            hyper = {name: group[name] for name in self.hyperparameters}
+            hyper["lr"] = _as_float("lr", hyper["lr"])
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    raise RuntimeError(
+                        f"{type(self).__name__} in optlib does not support sparse "
+                        "gradients; use torch.optim for sparse embeddings"
+                    )
+                if torch.is_complex(param):
+                    raise RuntimeError(
+                        f"{type(self).__name__} in optlib does not support complex parameters"
+                    )
+                state = self._load(param, group)
+                delta, new_state = self.rule(param.grad, state, param, **hyper)
+                param.add_(delta)
+                self._store(param, new_state)
+        return loss
+
+
+class SGD(_RuleOptimizer):
+    """Stochastic gradient descent with optional momentum: ``torch.optim.SGD``'s interface."""
+
+    state_keys = {"momentum_buffer": "momentum_buffer"}
+    hyperparameters = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+    state_type = rules.SGDState
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("momentum", momentum)
+        check_non_negative("dampening", dampening)
+        check_non_negative("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"Invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
+                "Nesterov momentum requires a momentum > 0 and zero dampening"
+            )
+        check_default_only("differentiable", differentiable, False)
+        check_default_only("fused", fused, None)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, param, group):
+        return rules.sgd_init(param)
+
+    def rule(self, grad, state, param, **hyper):
+        return rules.sgd_update(grad, state, param, **hyper)
+
+
+class Adagrad(_RuleOptimizer):
+    """Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``'s interface."""
+
+    state_keys = {"sum_sq": "sum", "step": "step"}
+    hyperparameters = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+    state_type = rules.AdagradState
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("lr_decay", lr_decay)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("initial_accumulator_value", initial_accumulator_value)
+        check_non_negative("eps", eps)
+        check_default_only("differentiable", differentiable, False)
+        check_default_only("fused", fused, None)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, param, group):
+        return rules.adagrad_init(param, group["initial_accumulator_value"])
+
+    def rule(self, grad, state, param, **hyper):
+        return rules.adagrad_update(grad, state, param, **hyper)
+
+
+class RMSprop(_RuleOptimizer):
+    """RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``'s interface."""
+
+    state_keys = {
+        "square_avg": "square_avg",
+        "grad_avg": "grad_avg",
+        "momentum_buffer": "momentum_buffer",
+        "step": "step",
+    }
+    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+    state_type = rules.RMSpropState
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("eps", eps)
+        check_non_negative("momentum", momentum)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("alpha", alpha)
+        check_default_only("capturable", capturable, False)
+        check_default_only("differentiable", differentiable, False)
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            capturable=capturable,
+            foreach=foreach,
+            maximize=maximize,
+            differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, param, group):
+        return rules.rmsprop_init(param, momentum=group["momentum"], centered=group["centered"])
+
+    def rule(self, grad, state, param, **hyper):
+        return rules.rmsprop_update(grad, state, param, **hyper)
+
+
+class Adam(_RuleOptimizer):
+    """Adam (Kingma & Ba, 2015) with AMSGrad and decoupled decay: ``torch.optim.Adam``'s API."""
+
+    state_keys = {
+        "exp_avg": "exp_avg",
+        "exp_avg_sq": "exp_avg_sq",
+        "max_exp_avg_sq": "max_exp_avg_sq",
+        "step": "step",
+    }
+    hyperparameters = (
+        "lr",
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "decoupled_weight_decay",
+    )
+    state_type = rules.AdamState
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("eps", eps)
+        check_betas(betas)
+        check_non_negative("weight_decay", weight_decay)
+        check_default_only("capturable", capturable, False)
+        check_default_only("differentiable", differentiable, False)
+        check_default_only("fused", fused, None)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    def init_state(self, param, group):
+        return rules.adam_init(param, amsgrad=group["amsgrad"])
+
+    def rule(self, grad, state, param, **hyper):
+        return rules.adam_update(grad, state, param, **hyper)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay, default 1e-2."""
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+}
+
+
+def make_optimizer(name: str, params: Params, **hyperparameters: Any) -> Optimizer:
+    """Build the optimizer called ``name`` (see :data:`OPTIMIZERS`) with torch's defaults."""
+    try:
+        optimizer_class = OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"Unknown optimizer {name!r}; choose one of {', '.join(sorted(OPTIMIZERS))}"
+        ) from None
+    return optimizer_class(params, **hyperparameters)
