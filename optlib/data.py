@@ -1,0 +1,717 @@
+"""Datasets for the book: MNIST (loaded and verified without torchvision) and a synthetic
+sparse-feature classification task.
+
+MNIST
+    :func:`load_mnist` finds the four official IDX files (``.gz`` or decompressed), downloads them
+    if needed, checks every byte against the official SHA-256, and returns float32 images in
+    ``[0, 1]`` and int64 labels. :func:`train_val_split` and :func:`mnist_splits` give a
+    deterministic train/validation/test split.
+
+Sparse features
+    :func:`make_sparse_classification` draws bag-of-words-like data whose feature frequencies follow
+    a Zipf law and whose *rare* features carry most of the label signal: the regime in which
+    per-coordinate step sizes (Adagrad, Adam) beat plain SGD. :func:`sparse_splits` returns it in
+    the same layout as :func:`mnist_splits`.
+
+Every loader failure raises :class:`MnistError` with a message that names the file, says what is
+wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.client
+import math
+import os
+import struct
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "MNIST_FILES",
+    "MNIST_MIRRORS",
+    "DataSplits",
+    "MnistError",
+    "MnistFileSpec",
+    "MnistSplits",
+    "SparseDataset",
+    "Split",
+    "clear_cache",
+    "load_mnist",
+    "make_sparse_classification",
+    "mnist_cache_dir",
+    "mnist_splits",
+    "parse_idx",
+    "sparse_splits",
+    "train_val_split",
+    "zipf_feature_frequency",
+]
+
+# --------------------------------------------------------------------------------------------
+# MNIST: constants
+# --------------------------------------------------------------------------------------------
+
+DATA_DIR_ENV = "OPTLIB_DATA_DIR"
+"""Environment variable naming a data directory; MNIST is read from ``$OPTLIB_DATA_DIR/mnist/``."""
+
+
+class MnistFileSpec(NamedTuple):
+    """Size and SHA-256 of one official MNIST file, *after* gzip decompression."""
+
+    n_bytes: int
+    sha256: str
+
+
+# Sizes and SHA-256 of the *decompressed* official files, as listed in the project's data README
+# (/work/shared/data/mnist/README.md; MD5s there agree with the ones published by the mirrors).
+# Checking the decompressed bytes accepts every faithful copy, whatever gzip settings made the .gz.
+MNIST_FILES: dict[str, MnistFileSpec] = {
+    "train-images-idx3-ubyte": MnistFileSpec(
+        47_040_016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+    ),
+    "train-labels-idx1-ubyte": MnistFileSpec(
+        60_008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+    ),
+    "t10k-images-idx3-ubyte": MnistFileSpec(
+        7_840_016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+    ),
+    "t10k-labels-idx1-ubyte": MnistFileSpec(
+        10_008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+    ),
+}
+
+# (images file, labels file) of each split.
+_SPLIT_FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# Tried in order; each serves ``<mirror><name>.gz``.
+MNIST_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+_DOWNLOAD_TIMEOUT_S = 20.0  # per socket operation, per mirror
+_N_CLASSES_MNIST = 10
+_GZIP_MAGIC = b"\x1f\x8b"
+_IDX_UNSIGNED_BYTE = 0x08
+
+
+class MnistError(RuntimeError):
+    """MNIST files are missing, corrupt, truncated or malformed (the message says which file)."""
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST: parsing and verification (pure functions on bytes)
+# --------------------------------------------------------------------------------------------
+
+
+def parse_idx(data: bytes, *, ndim: int, source: str = "<bytes>") -> np.ndarray:
+    """Parse an IDX file of unsigned bytes into a read-only ``uint8`` array.
+
+    The IDX format (LeCun et al.) is a big-endian header followed by the raw values:
+    a magic number ``0x0000 | dtype | ndim`` (``0x00000803 = 2051`` for the 3-D image files,
+    ``0x00000801 = 2049`` for the 1-D label files; dtype ``0x08`` means unsigned byte), then
+    ``ndim`` 32-bit dimension sizes, then ``prod(dims)`` bytes. The length must match exactly.
+
+    Args:
+        data: the decompressed file contents.
+        ndim: the number of dimensions the caller expects (3 for images, 1 for labels).
+        source: a file name or URL, used in error messages.
+
+    Raises:
+        MnistError: bad magic number, or a length that does not match the header.
+    """
+    expected_magic = (_IDX_UNSIGNED_BYTE << 8) | ndim
+    if len(data) < 4:
+        raise MnistError(f"{source}: truncated: expected an IDX header, got only {len(data)} bytes")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != expected_magic:
+        hint = ""
+        if data[:2] == _GZIP_MAGIC:
+            hint = " (the data is still gzip-compressed)"
+        raise MnistError(
+            f"{source}: bad magic number {magic} (0x{magic:08x}); expected {expected_magic} "
+            f"(0x{expected_magic:08x}), an IDX file of unsigned bytes with {ndim} "
+            f"dimension(s){hint}"
+        )
+    header_bytes = 4 + 4 * ndim
+    if len(data) < header_bytes:
+        raise MnistError(
+            f"{source}: truncated: expected at least {header_bytes} header bytes, got {len(data)}"
+        )
+    dims = struct.unpack(f">{ndim}I", data[4:header_bytes])
+    expected_bytes = header_bytes + math.prod(dims)
+    if len(data) != expected_bytes:
+        problem = "truncated" if len(data) < expected_bytes else "too long"
+        raise MnistError(
+            f"{source}: {problem}: the header announces shape {tuple(dims)}, i.e. "
+            f"{expected_bytes} bytes, but the data has {len(data)} bytes"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(dims)
+
+
+def _gunzip(raw: bytes, *, source: str) -> bytes:
+    """Decompress gzip bytes, turning every low-level failure into one clear MnistError."""
+    if raw[:2] != _GZIP_MAGIC:
+        raise MnistError(
+            f"{source}: not a gzip file (first bytes {raw[:4].hex() or 'none: the file is empty'},"
+            f" expected 1f8b...)"
+        )
+    try:
+        return gzip.decompress(raw)
+    except EOFError:
+        problem = "truncated: the gzip stream ends early (incomplete download or copy?)"
+    except (gzip.BadGzipFile, zlib.error) as error:
+        problem = f"corrupt gzip data ({error})"
+    raise MnistError(f"{source}: {problem}") from None
+
+
+def _verify_official(data: bytes, name: str, *, source: str) -> None:
+    """Check size and SHA-256 of decompressed ``data`` against :data:`MNIST_FILES` ``[name]``."""
+    spec = MNIST_FILES[name]
+    if len(data) != spec.n_bytes:
+        problem = "truncated" if len(data) < spec.n_bytes else "wrong size"
+        raise MnistError(
+            f"{source}: {problem}: expected {spec.n_bytes} bytes (official {name}), "
+            f"got {len(data)} bytes"
+        )
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != spec.sha256:
+        raise MnistError(
+            f"{source}: corrupt or not the official {name}: SHA-256 of the decompressed data is "
+            f"{actual}, expected {spec.sha256}. Delete the file and load again."
+        )
+
+
+def _decode_mnist_file(raw: bytes, name: str, *, ndim: int, source: str) -> np.ndarray:
+    """Decompress (if gzip), parse and verify one MNIST file's bytes."""
+    is_gz_name = source.endswith(".gz")
+    data = _gunzip(raw, source=source) if is_gz_name or raw[:2] == _GZIP_MAGIC else raw
+    array = parse_idx(data, ndim=ndim, source=source)
+    _verify_official(data, name, source=source)
+    return array
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST: finding, downloading, caching
+# --------------------------------------------------------------------------------------------
+
+
+def mnist_cache_dir() -> Path:
+    """The user cache for MNIST: ``$XDG_CACHE_HOME/optlib/mnist`` or ``~/.cache/optlib/mnist``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "optlib" / "mnist"
+
+
+class _SearchDir(NamedTuple):
+    path: Path
+    origin: str  # why it is searched, for error messages
+
+
+def _search_dirs(root: str | os.PathLike | None) -> list[_SearchDir]:
+    """Directories searched, in order: ``root``, ``$OPTLIB_DATA_DIR/mnist``, the user cache."""
+    dirs = []
+    if root is not None:
+        dirs.append(_SearchDir(Path(root).expanduser(), "root argument"))
+    env_dir = os.environ.get(DATA_DIR_ENV, "")
+    if env_dir:
+        dirs.append(_SearchDir(Path(env_dir).expanduser() / "mnist", f"${DATA_DIR_ENV}/mnist"))
+    dirs.append(_SearchDir(mnist_cache_dir(), "user cache"))
+    return dirs
+
+
+def _find_in(directory: Path, name: str) -> Path | None:
+    """``directory/name`` (decompressed, faster) or ``directory/name.gz``, whichever exists."""
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write to a temporary file in the same directory, then rename: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as tmp_file:
+            tmp_file.write(payload)
+            tmp_file.flush()
+            os.fsync(tmp_file.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def _short_reason(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return f"{error.reason}"
+    if isinstance(error, TimeoutError):
+        return f"timed out after {_DOWNLOAD_TIMEOUT_S:g} s"
+    return f"{type(error).__name__}: {error}"
+
+
+def _download(name: str, ndim: int, cache_dir: Path) -> tuple[Path | None, list[str]]:
+    """Try each mirror; on the first verified copy, save it as ``cache_dir/name.gz``.
+
+    Returns the saved path (or None) and one line per failed attempt.
+    """
+    failures = []
+    for mirror in MNIST_MIRRORS:
+        url = f"{mirror}{name}.gz"
+        print(f"optlib: downloading {url}", file=sys.stderr)
+        try:
+            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+                payload = response.read()
+            _decode_mnist_file(payload, name, ndim=ndim, source=url)
+        except MnistError as error:
+            failures.append(str(error))
+            continue
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            failures.append(f"{url}: {_short_reason(error)}")
+            continue
+        target = cache_dir / f"{name}.gz"
+        try:
+            _write_atomically(target, payload)
+        except OSError as error:
+            failures.append(f"{url}: downloaded, but could not write {target}: {error}")
+            return None, failures
+        return target, failures
+    return None, failures
+
+
+def _missing_message(name: str, dirs: list[_SearchDir], download: bool, failures: list[str]) -> str:
+    searched = "\n".join(
+        f"  {d.path}  ({d.origin}{'' if d.path.is_dir() else '; does not exist'})" for d in dirs
+    )
+    env_note = "" if os.environ.get(DATA_DIR_ENV) else f" (${DATA_DIR_ENV} is not set)"
+    if not download:
+        tried = "Download disabled (download=False)."
+    else:
+        tried = "Download failed; tried:\n" + "\n".join(f"  {line}" for line in failures)
+    all_files = ", ".join(f"{n}.gz" for n in MNIST_FILES)
+    return (
+        f"MNIST file {name}(.gz) not found.\n"
+        f"Searched{env_note}:\n{searched}\n"
+        f"{tried}\n"
+        f"To fix: put the four files ({all_files}) in a directory DIR/mnist/ and set the "
+        f"environment variable {DATA_DIR_ENV}=DIR (layout: ${DATA_DIR_ENV}/mnist/{name}.gz), "
+        f"or put them in {mnist_cache_dir()}/, or pass root=<directory holding them>."
+    )
+
+
+def _locate(name: str, ndim: int, root: str | os.PathLike | None, download: bool) -> Path:
+    dirs = _search_dirs(root)
+    for search_dir in dirs:
+        found = _find_in(search_dir.path, name)
+        if found is not None:
+            return found
+    failures: list[str] = []
+    if download:
+        saved, failures = _download(name, ndim, mnist_cache_dir())
+        if saved is not None:
+            return saved
+    raise MnistError(_missing_message(name, dirs, download, failures))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_verified(
+    path: str, name: str, ndim: int, spec: MnistFileSpec, identity: tuple[int, ...]
+) -> Tensor:
+    """Read, decompress, parse and verify one file; cached on (path, expected spec, file stat).
+
+    ``identity`` (size, mtime, ctime, inode) makes an edited or replaced file miss the cache.
+    The cached uint8 tensor never leaves this module: callers receive converted copies.
+    """
+    del spec, identity  # part of the cache key only
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise MnistError(f"{path}: cannot read: {error.strerror or error}") from None
+    array = _decode_mnist_file(raw, name, ndim=ndim, source=path)
+    return torch.from_numpy(array.copy())
+
+
+def _load_file(path: Path, name: str, ndim: int) -> Tensor:
+    try:
+        resolved = path.resolve()
+        stat = resolved.stat()
+    except OSError as error:
+        raise MnistError(f"{path}: cannot read: {error.strerror or error}") from None
+    identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    return _load_verified(str(resolved), name, ndim, MNIST_FILES[name], identity)
+
+
+def clear_cache() -> None:
+    """Forget MNIST arrays cached in this process (the next load re-reads and re-verifies)."""
+    _load_verified.cache_clear()
+
+
+def load_mnist(
+    split: str = "train", root: str | os.PathLike | None = None, *, download: bool = True
+) -> tuple[Tensor, Tensor]:
+    r"""Load an MNIST split as ``(images, labels)``, verified against the official SHA-256.
+
+    Images are ``float32`` of shape ``(N, 784)`` (rows of the 28x28 pictures concatenated),
+    with values ``pixel / 255`` in :math:`[0, 1]`; no mean/std normalisation is applied.
+    Labels are ``int64`` of shape ``(N,)`` with values 0-9. ``N`` is 60,000 for ``"train"`` and
+    10,000 for ``"test"``.
+
+    Each file is looked for, as ``name`` or ``name.gz``, in:
+
+    1. ``root`` (if given),
+    2. ``$OPTLIB_DATA_DIR/mnist/`` (if the variable is set and non-empty),
+    3. the user cache ``$XDG_CACHE_HOME/optlib/mnist/`` (default ``~/.cache/optlib/mnist/``).
+
+    If it is nowhere and ``download`` is true, it is downloaded from :data:`MNIST_MIRRORS`, verified
+    and saved (atomically) in the user cache. A file that is found but fails verification is an
+    error, never skipped: no silently different dataset.
+
+    Repeat calls in the same process reuse the parsed, verified bytes (keyed on the file's path
+    and stat), so they cost only the conversion to float (~0.1 s for the training set). The
+    returned tensors are fresh copies: modifying them cannot affect later calls.
+
+    Args:
+        split: ``"train"`` or ``"test"``.
+        root: optional directory holding the files, searched first.
+        download: whether to download missing files.
+
+    Raises:
+        ValueError: ``split`` is not ``"train"`` or ``"test"``.
+        MnistError: missing files (the message lists the directories searched and the URLs tried),
+            or a file that is not gzip, truncated, has a bad IDX header or the wrong SHA-256.
+
+    Example:
+        >>> images, labels = load_mnist("test")  # doctest: +SKIP
+        >>> images.shape, images.dtype, labels[:3].tolist()  # doctest: +SKIP
+        (torch.Size([10000, 784]), torch.float32, [7, 2, 1])
+    """
+    images_u8, labels_u8 = _load_mnist_uint8(split, root, download)
+    return _to_float_pixels(images_u8), labels_u8.to(torch.int64)
+
+
+def _to_float_pixels(images_u8: Tensor) -> Tensor:
+    """uint8 pixels -> float32 ``pixel / 255`` in a new tensor."""
+    return images_u8.to(torch.float32).div_(255.0)
+
+
+def _load_mnist_uint8(
+    split: str, root: str | os.PathLike | None, download: bool
+) -> tuple[Tensor, Tensor]:
+    """Verified ``(images (N, 784), labels (N,))`` as uint8 tensors shared with the cache:
+    callers must not modify them (the public functions only read them to make copies)."""
+    if split not in _SPLIT_FILES:
+        raise ValueError(f"Invalid split: {split!r} (expected 'train' or 'test')")
+    images_name, labels_name = _SPLIT_FILES[split]
+    images_path = _locate(images_name, 3, root, download)
+    labels_path = _locate(labels_name, 1, root, download)
+    images_u8 = _load_file(images_path, images_name, 3)
+    labels_u8 = _load_file(labels_path, labels_name, 1)
+    n_images, n_labels = images_u8.shape[0], labels_u8.shape[0]
+    if n_images != n_labels:
+        raise MnistError(
+            f"MNIST {split} split: {images_path} holds {n_images} images but {labels_path} holds "
+            f"{n_labels} labels"
+        )
+    if n_labels and int(labels_u8.max()) >= _N_CLASSES_MNIST:
+        raise MnistError(f"{labels_path}: label {int(labels_u8.max())} is not a digit 0-9")
+    return images_u8.reshape(n_images, -1), labels_u8
+
+
+# --------------------------------------------------------------------------------------------
+# Train / validation / test splits
+# --------------------------------------------------------------------------------------------
+
+
+class Split(NamedTuple):
+    """A training set and a held-out validation set."""
+
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+
+
+class DataSplits(NamedTuple):
+    """Train, validation and test sets of one task (same layout for MNIST and the sparse task)."""
+
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+
+
+MnistSplits = DataSplits
+"""The splits returned by :func:`mnist_splits` (an alias of :class:`DataSplits`)."""
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
+    return value
+
+
+def train_val_split(images: Tensor, labels: Tensor, val_size: int = 10_000, seed: int = 0) -> Split:
+    """Hold out ``val_size`` random examples as a validation set, deterministically.
+
+    A uniformly random permutation from a private ``torch.Generator`` seeded with ``seed`` picks
+    the validation examples; the global RNG is neither used nor advanced. Both parts keep the
+    original order of the examples (shuffling is the data loader's job). The split is *not*
+    stratified: with 10,000 MNIST validation examples each class's share deviates from the full
+    set's by about 0.3 percentage points, which is immaterial here.
+
+    Raises:
+        ValueError: mismatched lengths, ``val_size`` outside ``[0, N)``, or a non-integer seed.
+    """
+    n_examples = images.shape[0]
+    if labels.shape[0] != n_examples:
+        raise ValueError(
+            f"images and labels differ in length: {n_examples} images vs {labels.shape[0]} labels"
+        )
+    _check_int("val_size", val_size, minimum=0)
+    if val_size >= n_examples:
+        raise ValueError(
+            f"Invalid val_size: {val_size} (must be smaller than the {n_examples} examples)"
+        )
+    _check_int("seed", seed, minimum=0)
+    generator = torch.Generator().manual_seed(seed)
+    permutation = torch.randperm(n_examples, generator=generator)
+    is_val = torch.zeros(n_examples, dtype=torch.bool)
+    is_val[permutation[:val_size]] = True
+    is_val_x, is_val_y = is_val.to(images.device), is_val.to(labels.device)
+    return Split(
+        train_x=images[~is_val_x],
+        train_y=labels[~is_val_y],
+        val_x=images[is_val_x],
+        val_y=labels[is_val_y],
+    )
+
+
+def mnist_splits(
+    val_size: int = 10_000,
+    seed: int = 0,
+    root: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+) -> MnistSplits:
+    """MNIST as train (60,000 - ``val_size``), validation (``val_size``) and the official test set.
+
+    See :func:`load_mnist` for where files come from and :func:`train_val_split` for the split.
+    """
+    # Split the cached uint8 data, then convert each part: one float copy of each pixel, not two.
+    train_u8 = _load_mnist_uint8("train", root, download)
+    test_u8 = _load_mnist_uint8("test", root, download)
+    split = train_val_split(*train_u8, val_size, seed)
+    return MnistSplits(
+        train_x=_to_float_pixels(split.train_x),
+        train_y=split.train_y.to(torch.int64),
+        val_x=_to_float_pixels(split.val_x),
+        val_y=split.val_y.to(torch.int64),
+        test_x=_to_float_pixels(test_u8[0]),
+        test_y=test_u8[1].to(torch.int64),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic sparse-feature classification
+# --------------------------------------------------------------------------------------------
+
+
+class SparseDataset(NamedTuple):
+    """Samples of :func:`make_sparse_classification` and the law that generated them."""
+
+    x: Tensor  # (n_samples, n_features) float32 in {0, 1}, mostly zeros
+    y: Tensor  # (n_samples,) int64 class labels
+    feature_frequency: Tensor  # (n_features,) float32: p_j, probability that feature j is present
+    teacher_weight: Tensor  # (n_features, n_classes) float32: the W that generated the labels
+
+
+def zipf_feature_frequency(
+    n_features: int, zipf_exponent: float = 1.0, mean_active: float = 20.0
+) -> Tensor:
+    r"""Zipf-law feature frequencies :math:`p_j = \min\left(1, c\,(j+1)^{-s}\right)`.
+
+    The constant :math:`c` is chosen (by bisection) so that :math:`\sum_j p_j` equals
+    ``mean_active``, the expected number of features present in one sample. The most common
+    features may be clipped to :math:`p_j = 1` (present in every sample, like "the" in English).
+
+    Returns:
+        A float32 tensor of shape ``(n_features,)``, non-increasing in ``j``.
+    """
+    _check_int("n_features", n_features, minimum=1)
+    if not (math.isfinite(zipf_exponent) and zipf_exponent >= 0):
+        raise ValueError(f"Invalid zipf_exponent: {zipf_exponent!r} (expected a number >= 0)")
+    if not (0 < mean_active < n_features):
+        raise ValueError(
+            f"Invalid mean_active: {mean_active!r} (expected 0 < mean_active < n_features "
+            f"= {n_features})"
+        )
+    shape = np.arange(1, n_features + 1, dtype=np.float64) ** -float(zipf_exponent)
+    low, high = 0.0, float(n_features) / shape[-1]  # sum is 0 at c=low, n_features at c=high
+
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if np.minimum(1.0, middle * shape).sum() < mean_active:
+            low = middle
+        else:
+            high = middle
+    return torch.from_numpy(np.minimum(1.0, 0.5 * (low + high) * shape)).to(torch.float32)
+
+
+def _bernoulli_rows(
+    frequency: Tensor, n_samples: int, generator: torch.Generator, chunk_rows: int = 4096
+) -> Tensor:
+    """``x[i, j] = 1`` with probability ``frequency[j]``, independently; drawn in fixed chunks so
+    the peak memory stays near the size of ``x`` itself."""
+    x = torch.empty(n_samples, frequency.shape[0], dtype=torch.float32)
+    for start in range(0, n_samples, chunk_rows):
+        stop = min(start + chunk_rows, n_samples)
+        uniform = torch.rand(stop - start, frequency.shape[0], generator=generator)
+        x[start:stop] = (uniform < frequency).to(torch.float32)
+    return x
+
+
+def make_sparse_classification(
+    n_samples: int,
+    n_features: int = 2000,
+    n_classes: int = 2,
+    zipf_exponent: float = 1.0,
+    seed: int = 0,
+    *,
+    mean_active: float = 20.0,
+    weight_power: float = 0.5,
+    label_noise: float = 0.0,
+) -> SparseDataset:
+    r"""Bag-of-words-like classification data whose signal lives in rare features.
+
+    The generator, step by step (all randomness from one ``torch.Generator`` seeded with
+    ``seed``; the teacher is drawn first, so it depends on ``seed`` but not on ``n_samples``):
+
+    1. **Feature frequencies** follow Zipf's law (see :func:`zipf_feature_frequency`):
+
+       .. math:: p_j = \min\left(1,\; c\,(j+1)^{-s}\right), \qquad \sum_j p_j = m,
+
+       with :math:`s` = ``zipf_exponent`` and :math:`m` = ``mean_active``, the expected number
+       of active features per sample. Feature 0 is the most common, feature ``n_features - 1`` the
+       rarest (with the defaults it appears in about 0.13% of the samples).
+    2. **Teacher.** A linear teacher :math:`W \in \mathbb{R}^{d \times K}` has entries
+
+       .. math:: W_{jk} = p_j^{-\gamma}\, z_{jk}, \qquad z_{jk} \sim \mathcal{N}(0, 1),
+
+       with :math:`\gamma` = ``weight_power``: rare features get *larger* weights. Feature
+       :math:`j` adds variance :math:`p_j (1 - p_j) W_{jk}^2 \approx p_j^{1-2\gamma} z_{jk}^2` to
+       a logit, so with the default :math:`\gamma = 1/2` every feature carries about the same
+       share of the signal and, since most features are rare, most of the signal is in rare
+       features. (:math:`\gamma = 0` gives equal weights: then common features dominate.)
+    3. **Samples.** Each sample switches feature :math:`j` on independently with probability
+       :math:`p_j`: :math:`x_{ij} \sim \mathrm{Bernoulli}(p_j)`, so :math:`x \in \{0, 1\}^d`.
+    4. **Labels** come from the teacher's centred logits,
+       :math:`y_i = \arg\max_k \,[(x_i - p)^\top W]_k`; centring makes the classes roughly
+       balanced. With probability ``label_noise`` a label is then replaced by a uniformly random
+       class (which may equal the original one).
+
+    A model that only learns the common features scores far below one that also learns the rare
+    ones: to do well it must learn weights of features it sees in a few dozen samples. That is
+    the setting in which Adagrad and Adam, whose per-coordinate step sizes grow for rarely
+    updated coordinates, beat plain SGD (Kingma & Ba's bag-of-words IMDB experiment).
+    Noise-free labels (the default) are linearly separable.
+
+    Args:
+        n_samples: number of samples.
+        n_features: dimension :math:`d`.
+        n_classes: number of classes :math:`K \ge 2`.
+        zipf_exponent: :math:`s \ge 0` (``0`` makes all features equally frequent).
+        seed: seed of the private generator; same arguments give the same tensors.
+        mean_active: :math:`m`, expected number of active features per sample.
+        weight_power: :math:`\gamma \ge 0`, how much larger rare features' teacher weights are.
+        label_noise: probability in ``[0, 1]`` of replacing a label by a random class.
+
+    Returns:
+        A :class:`SparseDataset` ``(x, y, feature_frequency, teacher_weight)``.
+    """
+    _check_int("n_samples", n_samples, minimum=1)
+    _check_int("n_classes", n_classes, minimum=2)
+    _check_int("seed", seed, minimum=0)
+    if not (math.isfinite(weight_power) and weight_power >= 0):
+        raise ValueError(f"Invalid weight_power: {weight_power!r} (expected a number >= 0)")
+    if not (0.0 <= label_noise <= 1.0):
+        raise ValueError(f"Invalid label_noise: {label_noise!r} (expected a probability in [0, 1])")
+    frequency = zipf_feature_frequency(n_features, zipf_exponent, mean_active)
+
+    generator = torch.Generator().manual_seed(seed)
+    teacher_weight = frequency.pow(-weight_power)[:, None] * torch.randn(
+        n_features, n_classes, generator=generator
+    )
+    x = _bernoulli_rows(frequency, n_samples, generator)
+    y = ((x - frequency) @ teacher_weight).argmax(dim=1)
+    if label_noise > 0:
+        replace = torch.rand(n_samples, generator=generator) < label_noise
+        random_class = torch.randint(n_classes, (n_samples,), generator=generator)
+        y = torch.where(replace, random_class, y)
+    return SparseDataset(x, y.to(torch.int64), frequency, teacher_weight)
+
+
+def sparse_splits(
+    n_train: int = 20_000,
+    n_val: int = 5_000,
+    n_test: int = 5_000,
+    *,
+    n_features: int = 2000,
+    n_classes: int = 2,
+    zipf_exponent: float = 1.0,
+    mean_active: float = 20.0,
+    weight_power: float = 0.5,
+    label_noise: float = 0.0,
+    seed: int = 0,
+) -> DataSplits:
+    """Train/validation/test sets of :func:`make_sparse_classification` (one teacher for all).
+
+    Draws ``n_train + n_val + n_test`` i.i.d. samples in one call and cuts them in that order, so
+    the three sets share the teacher and feature law. Same layout as :func:`mnist_splits`.
+    The frequencies and teacher are available from :func:`make_sparse_classification` with the same
+    arguments (``n_samples=1`` is enough).
+    """
+    _check_int("n_train", n_train, minimum=1)
+    _check_int("n_val", n_val, minimum=0)
+    _check_int("n_test", n_test, minimum=0)
+    data = make_sparse_classification(
+        n_train + n_val + n_test,
+        n_features,
+        n_classes,
+        zipf_exponent,
+        seed,
+        mean_active=mean_active,
+        weight_power=weight_power,
+        label_noise=label_noise,
+    )
+    cut_val, cut_test = n_train, n_train + n_val
+    return DataSplits(
+        train_x=data.x[:cut_val],
+        train_y=data.y[:cut_val],
+        val_x=data.x[cut_val:cut_test],
+        val_y=data.y[cut_val:cut_test],
+        test_x=data.x[cut_test:],
+        test_y=data.y[cut_test:],
+    )
