@@ -13,11 +13,12 @@ endif
 # Tests and notebooks run two at a time on two cores: one torch thread each avoids oversubscription.
 PYTEST_WORKERS ?= 2
 
-.PHONY: book test unit notebooks lint format strip bench clean help
+.PHONY: book test unit notebooks browser-test lint format strip bench clean help
 
 help:
 	@echo "make book   - create .venv, install, execute every chapter and build the HTML book"
 	@echo "make test   - create .venv if needed, run unit tests and every chapter (nbmake)"
+	@echo "make browser-test - after make book: headless Chromium checks every page of the HTML"
 	@echo "make lint   - ruff on optlib, tests and notebooks; notebooks must carry no outputs"
 	@echo "make bench  - benchmarks (python -m optlib.bench)"
 
@@ -37,10 +38,15 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
-		tests --nbmake chapters --nbmake-timeout=600 --durations=15
+		tests --ignore=tests/browser --nbmake chapters --nbmake-timeout=600 --durations=15
 
 unit: $(VENV)/.installed
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
+
+# The built HTML in a real browser (Debian's chromium + chromium-driver): MathJax, images, search,
+# the animation, error outputs; full-page screenshots land in _build/screenshots/. Run after `book`.
+browser-test: $(VENV)/.installed
+	$(PYTHON) -m pytest tests/browser
 
 notebooks: $(VENV)/.installed
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --nbmake chapters --nbmake-timeout=600 --durations=10
