@@ -1,0 +1,353 @@
+"""Run records as plain data: JSON files, summary tables and figures.
+
+A :class:`RunRecord` holds everything one training run measured (it is what
+:func:`optlib.train.fit` returns). Records are saved as JSON, so a long comparison run from the
+command line can be plotted later by a notebook without re-training::
+
+    {"runs": [{"optimizer": "adam", "seed": 0, "lr": 0.001, "train_loss": [...], ...}, ...],
+     "meta": {"torch_version": "...", "created": "...", ...}}
+
+:func:`load_runs` also accepts a bare list of run dictionaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass
+class RunRecord:
+    """What one training run measured: one optimizer, one seed, one task.
+
+    Per-step lists have one entry per optimizer step; per-epoch lists have one entry per
+    evaluation (after every epoch, or only after the last one when
+    ``fit(eval_every_epoch=False)``), taken after ``eval_steps[i]`` optimizer steps. Losses are
+    mean cross entropies in nats; accuracies are fractions in [0, 1].
+    """
+
+    optimizer: str
+    """Label of the optimizer in this comparison, usually its name, e.g. ``"adam"``."""
+    seed: int
+    """Seed of the initial weights and of the minibatch order."""
+    lr: float
+    """Learning rate (of the first parameter group)."""
+    task: str
+    batch_size: int
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    """The optimizer's other hyperparameters (``optimizer.defaults`` without ``lr``)."""
+    algorithm: str = ""
+    """Lower-case optimizer class name, e.g. ``"adam"`` (the label may be more specific)."""
+    n_train: int = 0
+    """Number of training examples the run sampled minibatches from."""
+    steps_per_epoch: int = 0
+    epochs: int = 0
+    """Number of epochs run (the last may be partial if ``max_steps`` stopped it)."""
+    steps: int = 0
+    """Number of optimizer steps taken."""
+    train_loss: list[float] = field(default_factory=list)
+    """Minibatch loss at every step, measured *before* that step's update, so ``train_loss[0]`` is
+    the loss of the initial weights on the first minibatch."""
+    eval_steps: list[int] = field(default_factory=list)
+    epoch_train_loss: list[float] = field(default_factory=list)
+    epoch_train_accuracy: list[float] = field(default_factory=list)
+    epoch_val_loss: list[float] = field(default_factory=list)
+    epoch_val_accuracy: list[float] = field(default_factory=list)
+    epoch_test_loss: list[float] = field(default_factory=list)
+    epoch_test_accuracy: list[float] = field(default_factory=list)
+    test_loss: float | None = None
+    """Test loss after the last epoch (``None`` if the test split was not evaluated)."""
+    test_accuracy: float | None = None
+    """Test accuracy after the last epoch (``None`` if the test split was not evaluated)."""
+    epoch_seconds: list[float] = field(default_factory=list)
+    """Wall time of each epoch's training steps, evaluation excluded."""
+    eval_seconds: list[float] = field(default_factory=list)
+    """Wall time of each evaluation."""
+    init_fingerprint: str = ""
+    """Hash of the initial weights: equal for runs that started from identical weights."""
+    batch_order_fingerprint: str = ""
+    """Hash of every minibatch's example indices: equal for runs that saw the same batches."""
+    device: str = "cpu"
+    threads: int = 0
+    """``torch.get_num_threads()`` during the run: it affects the timings and, through the order
+    of floating-point sums, the last bits of the results."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Rebuild a record from :meth:`to_dict` output; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = required - set(data)
+        if missing:
+            raise ValueError(f"Run record is missing required fields: {sorted(missing)}")
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+def environment_meta() -> dict[str, Any]:
+    """Versions and time stamp stored in every results file's ``meta``."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def save_runs(
+    runs: Iterable[RunRecord], path: str | Path, meta: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``{"meta": {...}, "runs": [...]}`` to ``path``; ``meta`` adds to the defaults.
+
+    The file is plain JSON laid out for people: the metadata first, then one run per line.
+    """
+    path = Path(path)
+    meta = json.dumps({**environment_meta(), **(meta or {})}, indent=1)
+    lines = ",\n".join(json.dumps(run.to_dict()) for run in runs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'{{"meta": {meta},\n"runs": [\n{lines}\n]}}\n')
+    return path
+
+
+def load_document(path: str | Path) -> tuple[list[RunRecord], dict[str, Any]]:
+    """Read a results file written by :func:`save_runs` (or a bare list): ``(runs, meta)``."""
+    document = json.loads(Path(path).read_text())
+    if isinstance(document, list):
+        return [RunRecord.from_dict(run) for run in document], {}
+    if isinstance(document, dict) and isinstance(document.get("runs"), list):
+        return [RunRecord.from_dict(run) for run in document["runs"]], document.get("meta", {})
+    raise ValueError(f"{path}: expected a list of runs or an object with a 'runs' list")
+
+
+def load_runs(path: str | Path) -> list[RunRecord]:
+    """The run records in a results file (``{"runs": [...], "meta": ...}`` or a bare list)."""
+    return load_document(path)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Summary table
+# --------------------------------------------------------------------------------------------
+class SummaryRow(NamedTuple):
+    """One optimizer's results over seeds: mean and sample standard deviation (ddof = 1)."""
+
+    optimizer: str
+    lrs: tuple[float, ...]
+    n_runs: int
+    test_accuracy_mean: float
+    test_accuracy_std: float
+    """NaN when there is a single run (no spread to estimate)."""
+    seconds_per_epoch_mean: float
+    """Mean over every epoch of every run (training steps only)."""
+    seconds_per_epoch_std: float
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    std = statistics.stdev(values) if len(values) > 1 else math.nan
+    return statistics.fmean(values), std
+
+
+def group_by_optimizer(runs: Iterable[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Runs grouped by optimizer label, in order of first appearance."""
+    groups: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        groups.setdefault(run.optimizer, []).append(run)
+    return groups
+
+
+def summarize(runs: Iterable[RunRecord]) -> list[SummaryRow]:
+    """Mean ± standard deviation over seeds of test accuracy and seconds per epoch.
+
+    Runs whose test split was not evaluated count for timing only (their accuracy is skipped).
+    """
+    rows = []
+    for label, group in group_by_optimizer(runs).items():
+        accuracies = [run.test_accuracy for run in group if run.test_accuracy is not None]
+        seconds = [s for run in group for s in run.epoch_seconds]
+        rows.append(
+            SummaryRow(
+                label,
+                tuple(sorted({run.lr for run in group})),
+                len(group),
+                *_mean_std(accuracies),
+                *_mean_std(seconds),
+            )
+        )
+    return rows
+
+
+def format_table(rows: Sequence[SummaryRow]) -> str:
+    """A plain-text table of :func:`summarize` rows (accuracies in percent)."""
+
+    def pm(mean: float, std: float, scale: float, digits: int) -> str:
+        if math.isnan(mean):
+            return "n/a"
+        text = f"{mean * scale:.{digits}f}"
+        return text if math.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
+
+    header = ("optimizer", "lr", "runs", "test accuracy (%)", "s / epoch")
+    body = [
+        (
+            row.optimizer,
+            ", ".join(f"{lr:g}" for lr in row.lrs),
+            str(row.n_runs),
+            pm(row.test_accuracy_mean, row.test_accuracy_std, 100, 2),
+            pm(row.seconds_per_epoch_mean, row.seconds_per_epoch_std, 1, 2),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = [header, tuple("-" * w for w in widths), *body]
+    padded = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    return "\n".join(text.rstrip() for text in padded)
+
+
+# --------------------------------------------------------------------------------------------
+# Curves and figures
+# --------------------------------------------------------------------------------------------
+class Curve(NamedTuple):
+    """Mean and standard deviation over runs of a quantity, at positions ``x``."""
+
+    x: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    n_runs: int
+
+
+def window_means(values: Sequence[float], window: int) -> np.ndarray:
+    """Means over consecutive, non-overlapping windows of ``window`` values.
+
+    Trailing values that do not fill a whole window are dropped, so every point averages the
+    same number of steps.
+    """
+    if window < 1:
+        raise ValueError(f"Invalid window: {window}")
+    array = np.asarray(values, dtype=float)
+    n_windows = len(array) // window
+    return array[: n_windows * window].reshape(n_windows, window).mean(axis=1)
+
+
+def training_loss_curve(runs: Sequence[RunRecord], window: int | None = None) -> Curve:
+    """Per-step training loss averaged over windows of steps, then mean ± std over runs.
+
+    Runs are cut to the shortest one. ``x`` is the centre of each window in epochs. The default
+    window gives about 20 points per epoch.
+    """
+    if not runs:
+        raise ValueError("training_loss_curve needs at least one run")
+    n_steps = min(len(run.train_loss) for run in runs)
+    if n_steps == 0:
+        raise ValueError("training_loss_curve needs runs with at least one step")
+    steps_per_epoch = max(1, runs[0].steps_per_epoch)
+    window = min(window or max(1, steps_per_epoch // 20), n_steps)
+    smoothed = np.stack([window_means(run.train_loss[:n_steps], window) for run in runs])
+    centres = np.arange(smoothed.shape[1]) * window + (window - 1) / 2
+    std = smoothed.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(smoothed.shape[1])
+    return Curve(centres / steps_per_epoch, smoothed.mean(axis=0), std, len(runs))
+
+
+def epoch_curve(runs: Sequence[RunRecord], metric: str) -> Curve:
+    """Mean ± std over runs of a per-epoch metric such as ``"epoch_test_accuracy"``."""
+    if not runs:
+        raise ValueError("epoch_curve needs at least one run")
+    n_points = min(len(getattr(run, metric)) for run in runs)
+    values = np.array([getattr(run, metric)[:n_points] for run in runs], dtype=float)
+    x = np.asarray(runs[0].eval_steps[:n_points], dtype=float) / max(1, runs[0].steps_per_epoch)
+    std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(n_points)
+    return Curve(x, values.mean(axis=0), std, len(runs))
+
+
+def run_style(run: RunRecord) -> tuple[str | None, str]:
+    """The book's colour and display name for this run's optimizer.
+
+    Looks the label up first, then the algorithm; labels the palette does not know get
+    matplotlib's next colour (``None``) and are shown as they are.
+    """
+    from optlib import plotting
+
+    color = None
+    for name in (run.optimizer, run.algorithm):
+        if color is None:
+            try:
+                color = plotting.color(name)
+            except KeyError:
+                pass
+    try:
+        display_name = plotting.label(run.optimizer)
+    except KeyError:
+        display_name = run.optimizer
+    return color, display_name
+
+
+def plot_runs(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure:
+    """Two panels: training loss per step and test accuracy per epoch, mean ± std over seeds.
+
+    Shaded bands are ± one standard deviation over seeds; the training loss is first averaged
+    over windows of steps (about 20 per epoch) to make the trend readable.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    groups = group_by_optimizer(runs)
+    if not groups:
+        raise ValueError("plot_runs needs at least one run")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for group in groups.values():
+        color, name = run_style(group[0])
+        loss = training_loss_curve(group)
+        seeds = "1 seed" if len(group) == 1 else f"{len(group)} seeds"
+        (line,) = ax_loss.plot(loss.x, loss.mean, color=color, label=f"{name} ({seeds})")
+        color = line.get_color()
+        ax_loss.fill_between(
+            loss.x, loss.mean - loss.std, loss.mean + loss.std, color=color, alpha=0.2, linewidth=0
+        )
+        if all(run.epoch_test_accuracy for run in group):
+            acc = epoch_curve(group, "epoch_test_accuracy")
+            ax_acc.errorbar(
+                acc.x,
+                100 * acc.mean,
+                yerr=100 * acc.std,
+                color=color,
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+    ax_loss.set(
+        xlabel="epoch",
+        ylabel="training loss (cross entropy, nats)",
+        yscale="log",
+        title="Training loss (minibatch, window mean)",
+    )
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.legend()
+    if ax_acc.has_data():
+        ax_acc.legend()
+    ax_loss.grid(alpha=0.3, which="both")
+    ax_acc.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
