@@ -380,7 +380,8 @@ def fit(
                 loss = objective(model, task, train_x[indices], train_y[indices])
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
-                    raise DivergenceError(name, step, record.lr, loss_value, record=record)
+                    current_lr = float(optimizer.param_groups[0]["lr"])  # schedulers change it
+                    raise DivergenceError(name, step, current_lr, loss_value, record=record)
                 record.train_loss.append(loss_value)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
