@@ -12,8 +12,8 @@ algorithm of chapter 3, step for step, only on two numbers instead of a network'
 * **Step-size tuning** (:func:`tune_lr`): a log grid, one criterion, stated in the book.
 * **Figures**: contour plots with trajectories, loss-gap curves, an animation builder
   (:func:`animate_trajectories`; :func:`optlib.plotting.animation_html` turns it into
-  matplotlib's self-contained JavaScript player for the HTML book) and a small box-and-arrow drawer for the optimizer family
-  tree (:func:`draw_family_tree`).
+  matplotlib's self-contained JavaScript player for the HTML book) and a small box-and-arrow
+  drawer for the optimizer family tree (:func:`draw_family_tree`).
 * **A rare-feature regression** (:func:`sparse_regression`): the online problem on which one global
   learning rate starves a rarely active weight.
 
