@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 # -W -n --keep-going: any warning (broken reference, unknown citation, failing cell) fails the build.
 book: $(VENV)/.installed
 	@mkdir -p _build
-	set -o pipefail; OPTLIB_PROGRESS=0 $(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
+	set -o pipefail; OMP_NUM_THREADS=1 OPTLIB_PROGRESS=0 $(VENV)/bin/jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log
 	@echo "Chapter execution times:"
 	@grep -oE '[^/]+\.ipynb: Executed notebook in [0-9.]+ seconds' _build/build.log || true
 	@echo "HTML book: $(abspath _build/html/index.html)"
