@@ -377,7 +377,12 @@ def fit(
             for indices in order.to(run_device).split(batch_size):
                 if step == max_steps:
                     break
-                loss = objective(model, task, train_x[indices], train_y[indices])
+                # index_select: the same rows as train_x[indices], without fancy-indexing overhead
+                batch_x, batch_y = (
+                    train_x.index_select(0, indices),
+                    train_y.index_select(0, indices),
+                )
+                loss = objective(model, task, batch_x, batch_y)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     current_lr = float(optimizer.param_groups[0]["lr"])  # schedulers change it

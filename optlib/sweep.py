@@ -1,0 +1,477 @@
+r"""Train many configurations at once: every (learning rate, seed) pair in one vectorized loop.
+
+Tuning a learning rate means training the same model many times: :func:`optlib.train.tune_lr`
+runs :func:`~optlib.train.fit` once per learning rate and seed. :func:`sweep` trains all
+:math:`K = \#\text{lrs} \times \#\text{seeds}` models *together*. Their weights are stacked along
+two leading axes, seed and learning rate (a weight matrix :math:`W \in \mathbb{R}^{o\times i}`
+becomes a tensor of shape ``(n_seeds, n_lrs, o, i)``), and every step does, for all models:
+
+1. **the same minibatches as** :func:`~optlib.train.fit`. The models of one seed share that
+   seed's shuffled order, so their first layer is *one* wide matrix product
+   :math:`X\,[W_1^\top \cdots W_L^\top]` instead of :math:`L` narrow ones.
+2. **one backward pass** through the sum of the :math:`K` losses: model :math:`k`'s weights
+   appear only in loss :math:`k`, so the gradient of the sum with respect to them is exactly
+   the gradient of loss :math:`k`.
+3. **the pure update rule** of :mod:`optlib.rules`, with the learning rate as a tensor of shape
+   ``(n_models, 1, ..., 1)``: the rules use arithmetic operators only, so the learning rate
+   broadcasts and each model gets its own. The rule runs on blocks of whole models of about
+   :data:`BLOCK_NUMBERS` numbers, so that its dozen elementwise operations work in the CPU cache.
+
+The result is one :class:`~optlib.results.RunRecord` per model with the numbers a sequential
+:func:`~optlib.train.fit` records (``tests/test_sweep.py`` checks them in float64; in float32 the
+two agree up to rounding, as the stacked products add up in a different order). A model whose
+loss becomes NaN or infinite stops being recorded (:attr:`SweepResult.diverged_at`) without
+disturbing the others. :func:`tune_lr` is :func:`optlib.train.tune_lr` on top of a sweep.
+
+How much faster it is depends on where a sequential step spends its time: ``python -m
+optlib.bench`` measures it. Small models (logistic regression) gain most, because most of a
+sequential step is per-call overhead; the MLP's step is mostly arithmetic that stacking does not
+shrink. (``torch.func.vmap`` over ``functional_call`` is the generic way to stack models; for
+these small models it measured slower than the sequential loop, because it multiplies each
+model's weights separately and its batched cross entropy is a Python decomposition.)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.optim import Optimizer
+
+from optlib.models import device as default_device
+from optlib.models import parameter_fingerprint
+from optlib.optim import make_optimizer
+from optlib.results import RunRecord
+from optlib.train import (
+    EVAL_BATCH_SIZE,
+    Task,
+    TuningResult,
+    _chain_fingerprint,
+    _check_seeds,
+    _hyperparameters,
+)
+
+__all__ = ["BLOCK_NUMBERS", "SweepResult", "stacked_logits", "sweep", "tune_lr"]
+
+BLOCK_NUMBERS = 1 << 17
+"""The rule runs on blocks of whole models of about this many numbers (512 kB in float32), so
+that the operands of its elementwise operations stay in the CPU cache. On the whole stack of the
+MLP's first weight matrix (12 models, 4.8 MB per operand) it measured three times slower."""
+
+
+class SweepResult(NamedTuple):
+    """What :func:`sweep` measured: one record per (learning rate, seed), learning-rate major."""
+
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    records: list[RunRecord]
+    """``records[i * len(seeds) + j]`` is the run with ``lrs[i]`` and ``seeds[j]``. Its
+    ``epoch_seconds`` and ``eval_seconds`` are the shared wall time divided by the number of
+    models: each run's share."""
+    diverged_at: list[int | None]
+    """Per record: the step at which its loss stopped being finite, or ``None``. A diverged
+    record ends there, like the record a :class:`~optlib.train.DivergenceError` carries."""
+    parameters: dict[str, Tensor]
+    """Final weights by parameter name, stacked with shape ``(len(seeds), len(lrs), ...)``."""
+
+    def record(self, lr: float, seed: int) -> RunRecord:
+        """The record of the run with learning rate ``lr`` and seed ``seed``."""
+        return self.records[self.lrs.index(lr) * len(self.seeds) + self.seeds.index(seed)]
+
+
+# --------------------------------------------------------------------------------------------
+# Stacked models: the forward pass of S x L models at once
+# --------------------------------------------------------------------------------------------
+def _stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    r"""``Linear`` for stacked models: weight ``(S, L, out, in)``, bias ``(S, L, out)``.
+
+    ``x`` is ``(B, in)`` (one input for all models), ``(S, B, in)`` (one minibatch per seed,
+    shared by the seed's ``L`` models) or ``(S, L, B, in)`` (one input per model); the result
+    is ``(S, L, B, out)``. A shared input is multiplied by all its models' weights in one wide
+    product, :math:`X\,[W_1^\top \cdots W_L^\top]`, whose gradient with respect to the stacked
+    weights comes back contiguous (``unbind`` rather than indexing: the backward of an index
+    would zero-fill a full-size gradient for every slice).
+    """
+    n_seeds, n_lrs, n_out, n_in = weight.shape
+    if x.dim() == 2:
+        wide = F.linear(x, weight.reshape(-1, n_in), bias.reshape(-1))  # (B, S * L * out)
+        return wide.view(len(x), n_seeds, n_lrs, n_out).permute(1, 2, 0, 3)
+    if x.dim() == 3:
+        per_seed = zip(x.unbind(0), weight.unbind(0), bias.unbind(0), strict=True)
+        wide = torch.stack(
+            [F.linear(x_s, w_s.reshape(-1, n_in), b_s.reshape(-1)) for x_s, w_s, b_s in per_seed]
+        )  # (S, B, L * out)
+        return wide.view(n_seeds, x.shape[1], n_lrs, n_out).transpose(1, 2)
+    return torch.matmul(x, weight.transpose(-1, -2)) + bias.unsqueeze(-2)
+
+
+def stacked_logits(model: str, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
+    """Logits of every stacked model of architecture ``model``, shape ``(S, L, B, classes)``.
+
+    ``params`` maps the parameter names of :func:`optlib.models.make_model` ``(model, ...)`` to
+    stacked tensors ``(S, L, *shape)``; ``x`` is ``(S, B, features)`` (seed ``s``'s minibatch) or
+    ``(B, features)`` (the same examples for every model). The same computation as
+    :class:`optlib.models.MLP` and :class:`~optlib.models.LogisticRegression`
+    (``tests/test_sweep.py`` compares them).
+    """
+    if model == "logreg":
+        return _stacked_linear(x, params["linear.weight"], params["linear.bias"])
+    if model == "mlp":
+        hidden = torch.relu(_stacked_linear(x, params["fc1.weight"], params["fc1.bias"]))
+        return _stacked_linear(hidden, params["fc2.weight"], params["fc2.bias"])
+    raise ValueError(f"Invalid model: {model!r}; sweep supports 'mlp' and 'logreg'")
+
+
+def _stacked_objective(task: Task, params: Mapping[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+    """:func:`optlib.train.objective` of every model, shape ``(S, L)``: mean cross entropy plus
+    ``task.l2`` times half the squared norm of the weight matrices."""
+    logits = stacked_logits(task.model, params, x)
+    n_seeds, n_lrs, batch, n_classes = logits.shape
+    labels = y.unsqueeze(1).expand(n_seeds, n_lrs, batch)
+    losses = F.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), reduction="none")
+    loss = losses.view(n_seeds, n_lrs, batch).mean(dim=-1)
+    if task.l2:
+        matrices = [p for p in params.values() if p.dim() >= 4]  # (S, L, out, in)
+        loss = loss + task.l2 * sum(0.5 * w.square().flatten(2).sum(dim=-1) for w in matrices)
+    return loss
+
+
+@torch.no_grad()
+def _stacked_evaluate(
+    task: Task, params: Mapping[str, Tensor], x: Tensor, y: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Mean cross entropy and accuracy of every model on ``(x, y)``, each of shape ``(S, L)``,
+    in chunks of :data:`~optlib.train.EVAL_BATCH_SIZE` like :func:`optlib.train.evaluate`."""
+    total_loss, correct = 0.0, 0.0
+    for start in range(0, len(x), EVAL_BATCH_SIZE):
+        logits = stacked_logits(task.model, params, x[start : start + EVAL_BATCH_SIZE])
+        labels = y[start : start + EVAL_BATCH_SIZE].expand(logits.shape[:-1])
+        losses = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none"
+        )
+        total_loss = total_loss + losses.view(labels.shape).sum(dim=-1)
+        correct = correct + (logits.argmax(dim=-1) == labels).sum(dim=-1)
+    # Accuracies in float64, as fit computes them in Python (a float32 0.68 is 0.68000001).
+    return total_loss / len(x), correct.to(torch.float64) / len(x)
+
+
+# --------------------------------------------------------------------------------------------
+# The update: the pure rule on blocks of models
+# --------------------------------------------------------------------------------------------
+class _Block(NamedTuple):
+    """Some whole models' share of one stacked parameter, updated by one call of the rule."""
+
+    name: str
+    models: slice
+    lr: Tensor
+    """Their learning rates, shaped ``(n, 1, ..., 1)`` to broadcast over the parameter."""
+
+
+def _blocks(flat_params: Mapping[str, Tensor], lr_by_model: Tensor) -> list[_Block]:
+    """Cut every stacked parameter ``(n_models, *shape)`` into blocks of whole models."""
+    blocks = []
+    for name, param in flat_params.items():
+        n_models, numbers_per_model = len(param), param[0].numel()
+        per_block = max(1, BLOCK_NUMBERS // numbers_per_model)
+        for start in range(0, n_models, per_block):
+            models = slice(start, min(start + per_block, n_models))
+            lr = lr_by_model[models].reshape(-1, *[1] * (param.dim() - 1))
+            blocks.append(_Block(name, models, lr))
+    return blocks
+
+
+class _StackedOptimizer:
+    """The rule of ``template`` (an optlib optimizer) applied to stacked parameters.
+
+    Parameters are stored as ``(S, L, *shape)`` tensors; the update views them as
+    ``(S * L, *shape)``, model ``s * L + i`` having learning rate ``lrs[i]``.
+    """
+
+    def __init__(self, template: Optimizer, params: dict[str, Tensor], lrs: Sequence[float]):
+        self.template = template
+        group = template.param_groups[0]
+        self.hyper = {name: group[name] for name in template.hyperparameters}
+        n_seeds = next(iter(params.values())).shape[0]
+        self.n_models = n_seeds * len(lrs)
+        self.flat_params = {
+            name: p.detach().view(self.n_models, *p.shape[2:]) for name, p in params.items()
+        }
+        first = next(iter(params.values()))
+        lr_by_model = torch.tensor(lrs, dtype=first.dtype, device=first.device).repeat(n_seeds)
+        self.blocks = _blocks(self.flat_params, lr_by_model)
+        self.states = [
+            template.init_state(self.flat_params[b.name][b.models], group) for b in self.blocks
+        ]
+
+    @torch.no_grad()
+    def step(self, grads: Mapping[str, Tensor]) -> None:
+        flat_grads = {  # reshape copies a transposed layout into a contiguous one
+            name: grad.reshape(self.n_models, *grad.shape[2:]) for name, grad in grads.items()
+        }
+        for b, block in enumerate(self.blocks):
+            param = self.flat_params[block.name][block.models]
+            grad = flat_grads[block.name][block.models]
+            hyper = {**self.hyper, "lr": block.lr}
+            delta, self.states[b] = self.template.rule(grad, self.states[b], param, **hyper)
+            param.add_(delta)
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+# --------------------------------------------------------------------------------------------
+class _Runs:
+    """The sweep's records, addressed by (seed index, lr index), and where each diverged."""
+
+    def __init__(self, records: list[RunRecord], n_seeds: int) -> None:
+        self.records = records  # learning-rate major
+        self.n_seeds = n_seeds
+        self.diverged_at: list[int | None] = [None] * len(records)
+
+    def live(self):
+        """``(seed index, lr index, record)`` of every run that has not diverged."""
+        for k, record in enumerate(self.records):
+            if self.diverged_at[k] is None:
+                yield k % self.n_seeds, k // self.n_seeds, record
+
+    def diverge(self, s: int, i: int, step: int) -> None:
+        self.diverged_at[i * self.n_seeds + s] = step
+
+    def add_losses(self, losses: list[list[float]], step: int) -> None:
+        """Append each live run's minibatch loss; a non-finite loss ends the run at ``step``."""
+        for s, i, record in list(self.live()):
+            if math.isfinite(losses[s][i]):
+                record.train_loss.append(losses[s][i])
+            else:
+                self.diverge(s, i, step)
+
+    def end_epoch(self, epoch: int, step: int, seconds: float) -> None:
+        for _, _, record in self.live():
+            record.epochs, record.steps = epoch + 1, step
+            record.epoch_seconds.append(seconds)
+
+    def add_evaluation(
+        self, results: Mapping[str, tuple[list, list]], step: int, seconds: float
+    ) -> None:
+        """Append one evaluation per live run, as ``fit`` does; non-finite losses end runs."""
+        for s, i, record in list(self.live()):
+            (train_loss, train_acc), (val_loss, val_acc) = (
+                (results[split][0][s][i], results[split][1][s][i]) for split in ("train", "val")
+            )
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+                self.diverge(s, i, step)
+                continue
+            record.eval_steps.append(step)
+            record.epoch_train_loss.append(train_loss)
+            record.epoch_train_accuracy.append(train_acc)
+            record.epoch_val_loss.append(val_loss)
+            record.epoch_val_accuracy.append(val_acc)
+            if "test" in results:
+                test_loss, test_acc = results["test"][0][s][i], results["test"][1][s][i]
+                record.epoch_test_loss.append(test_loss)
+                record.epoch_test_accuracy.append(test_acc)
+                record.test_loss, record.test_accuracy = test_loss, test_acc
+            record.eval_seconds.append(seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+# --------------------------------------------------------------------------------------------
+def _epoch_order(n_train: int, generator: torch.Generator) -> Tensor:
+    # The same draw as optlib.train.fit: one torch.randperm per epoch from a generator seeded
+    # with the run's seed (tests/test_sweep.py checks that the batch-order fingerprints agree).
+    return torch.randperm(n_train, generator=generator)
+
+
+def _check_arguments(
+    lrs: tuple[float, ...], seeds: tuple[int, ...], epochs: int, batch_size: int, max_steps
+) -> None:
+    if not lrs or any(not (lr >= 0 and math.isfinite(lr)) for lr in lrs):
+        raise ValueError(f"Invalid lrs: {lrs}; expected finite learning rates >= 0")
+    if len(set(lrs)) != len(lrs):
+        raise ValueError(f"Invalid lrs: {lrs}; duplicates")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"Invalid seeds: {seeds}; duplicates")
+    if epochs < 1:
+        raise ValueError(f"Invalid epochs: {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"Invalid batch_size: {batch_size}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"Invalid max_steps: {max_steps}")
+
+
+def sweep(
+    task: Task,
+    optimizer_name: str,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    hyperparameters: Mapping[str, Any] | None = None,
+    eval_every_epoch: bool = True,
+    evaluate_test: bool = True,
+    train_subset: int | None = None,
+    max_steps: int | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> SweepResult:
+    """Train ``optimizer_name`` with every learning rate in ``lrs`` on every seed, all at once.
+
+    Equivalent to one :func:`optlib.train.fit` per pair, each from ``task.make_model(seed)``
+    with ``optlib.optim.make_optimizer(optimizer_name, ..., lr=lr, **hyperparameters)`` and
+    shuffling seed ``seed`` (same initial weights, same minibatches); see the module docstring.
+    The arguments mean what they mean for :func:`~optlib.train.fit` and
+    :func:`~optlib.train.tune_lr`; ``dtype`` (default: the task's feature dtype) is the dtype
+    of the weights.
+    """
+    lrs, seeds = tuple(float(lr) for lr in lrs), tuple(_check_seeds(seeds))
+    _check_arguments(lrs, seeds, epochs, batch_size, max_steps)
+    n_available = len(task.splits.train_x)
+    n_train = n_available if train_subset is None else train_subset
+    if not 1 <= n_train <= n_available:
+        raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
+    hyperparameters = dict(hyperparameters or {})
+    if "lr" in hyperparameters:
+        raise ValueError("hyperparameters must not contain 'lr': sweep takes the lrs separately")
+    # The optimizer class validates the hyperparameters and knows its rule and initial state.
+    template = make_optimizer(
+        optimizer_name, [torch.zeros(1, requires_grad=True)], lr=lrs[0], **hyperparameters
+    )
+
+    run_device = torch.device(device) if device is not None else default_device()
+    dtype = dtype or task.splits.train_x.dtype
+    train_x = task.splits.train_x[:n_train].to(run_device, dtype)
+    train_y = task.splits.train_y[:n_train].to(run_device)
+    eval_sets = {"train": (train_x, train_y)}
+    eval_sets["val"] = (task.splits.val_x.to(run_device, dtype), task.splits.val_y.to(run_device))
+    if evaluate_test:
+        test = (task.splits.test_x.to(run_device, dtype), task.splits.test_y.to(run_device))
+        eval_sets["test"] = test
+
+    # Weights (S, L, *shape): every learning rate of a seed starts from that seed's model.
+    n_seeds, n_lrs = len(seeds), len(lrs)
+    models = [task.make_model(seed).to(dtype) for seed in seeds]
+    params = {}
+    for name, _ in models[0].named_parameters():
+        per_seed = torch.stack([m.get_parameter(name).detach() for m in models])
+        stacked = per_seed.unsqueeze(1).expand(n_seeds, n_lrs, *per_seed.shape[1:])
+        params[name] = stacked.to(run_device).contiguous().requires_grad_()
+    optimizer = _StackedOptimizer(template, params, lrs)
+
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    records = [
+        RunRecord(
+            optimizer=optimizer_name,
+            seed=seed,
+            lr=lr,
+            task=task.name,
+            batch_size=batch_size,
+            hyperparameters=_hyperparameters(template),
+            algorithm=type(template).__name__.lower(),
+            n_train=n_train,
+            steps_per_epoch=steps_per_epoch,
+            init_fingerprint=parameter_fingerprint(model),
+            device=str(run_device),
+            threads=torch.get_num_threads(),
+        )
+        for lr in lrs
+        for seed, model in zip(seeds, models, strict=True)
+    ]
+    runs = _Runs(records, n_seeds)
+    n_models = len(records)
+
+    total_steps = epochs * steps_per_epoch
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    step = 0
+    for epoch in range(epochs):
+        orders = [_epoch_order(n_train, generator) for generator in generators]
+        for k, record in enumerate(records):
+            record.batch_order_fingerprint = _chain_fingerprint(
+                record.batch_order_fingerprint, orders[k % n_seeds]
+            )
+        started = time.perf_counter()
+        for rows in torch.stack(orders).to(run_device).split(batch_size, dim=1):
+            if step == total_steps:
+                break
+            x = torch.stack([train_x.index_select(0, r) for r in rows])  # (S, B, features)
+            y = torch.stack([train_y.index_select(0, r) for r in rows])
+            losses = _stacked_objective(task, params, x, y)  # (S, L)
+            grads = torch.autograd.grad(losses.sum(), list(params.values()))
+            optimizer.step(dict(zip(params, grads, strict=True)))
+            runs.add_losses(losses.tolist(), step)
+            step += 1
+        runs.end_epoch(epoch, step, (time.perf_counter() - started) / n_models)
+        finished = epoch + 1 == epochs or step == total_steps
+        if eval_every_epoch or finished:
+            started = time.perf_counter()
+            results = {
+                split: tuple(t.tolist() for t in _stacked_evaluate(task, params, x, y))
+                for split, (x, y) in eval_sets.items()
+            }
+            runs.add_evaluation(results, step, (time.perf_counter() - started) / n_models)
+        if finished:
+            break
+    final = {name: p.detach() for name, p in params.items()}
+    return SweepResult(lrs, seeds, records, runs.diverged_at, final)
+
+
+def tune_lr(
+    optimizer_name: str,
+    task: Task,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    hyperparameters: Mapping[str, Any] | None = None,
+    train_subset: int | None = None,
+    max_steps: int | None = None,
+    device: torch.device | str | None = None,
+) -> TuningResult:
+    """:func:`optlib.train.tune_lr`, computed with one :func:`sweep` instead of many fits.
+
+    Same contract: the score of a learning rate is its mean final validation loss over ``seeds``
+    (``inf`` if any seed diverged), the test split is never evaluated, and ``ValueError`` is
+    raised when every learning rate diverges.
+    """
+    result = sweep(
+        task,
+        optimizer_name,
+        lrs,
+        seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        hyperparameters=hyperparameters,
+        eval_every_epoch=False,
+        evaluate_test=False,
+        train_subset=train_subset,
+        max_steps=max_steps,
+        device=device,
+    )
+    scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
+    for k, record in enumerate(result.records):
+        if result.diverged_at[k] is None:
+            scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
+    means = scores.mean(axis=1)
+    if not np.isfinite(means).any():
+        raise ValueError(f"Every learning rate diverged for {optimizer_name}: lrs={result.lrs}")
+    with np.errstate(invalid="ignore"):
+        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
+    return TuningResult(
+        optimizer=optimizer_name,
+        lrs=result.lrs,
+        seeds=result.seeds,
+        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
+        mean_val_loss=tuple(float(v) for v in means),
+        std_val_loss=tuple(float(v) for v in stds),
+        best_lr=result.lrs[int(np.argmin(means))],
+        epochs=epochs,
+    )
