@@ -36,6 +36,7 @@ from optlib.train import (
     TuningResult,
     fit,
     optimizer_factory,
+    tuning_result,
 )
 
 if TYPE_CHECKING:
@@ -266,21 +267,7 @@ def tune_lr_with(
             except DivergenceError:
                 scores[i, j] = np.inf
 
-    means = scores.mean(axis=1)
-    if not np.isfinite(means).any():
-        raise ValueError(f"Every learning rate diverged for {label}: lrs={lrs}")
-    with np.errstate(invalid="ignore"):
-        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
-    return TuningResult(
-        optimizer=label,
-        lrs=lrs,
-        seeds=seeds,
-        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
-        mean_val_loss=tuple(float(v) for v in means),
-        std_val_loss=tuple(float(v) for v in stds),
-        best_lr=lrs[int(np.argmin(means))],
-        epochs=epochs,
-    )
+    return tuning_result(label, lrs, seeds, scores, epochs)
 
 
 # --------------------------------------------------------------------------------------------

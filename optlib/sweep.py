@@ -55,6 +55,7 @@ from optlib.train import (
     _chain_fingerprint,
     _check_seeds,
     _hyperparameters,
+    tuning_result,
 )
 
 __all__ = ["BLOCK_NUMBERS", "SweepResult", "stacked_logits", "sweep", "tune_lr"]
@@ -460,18 +461,4 @@ def tune_lr(
     for k, record in enumerate(result.records):
         if result.diverged_at[k] is None:
             scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
-    means = scores.mean(axis=1)
-    if not np.isfinite(means).any():
-        raise ValueError(f"Every learning rate diverged for {optimizer_name}: lrs={result.lrs}")
-    with np.errstate(invalid="ignore"):
-        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
-    return TuningResult(
-        optimizer=optimizer_name,
-        lrs=result.lrs,
-        seeds=result.seeds,
-        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
-        mean_val_loss=tuple(float(v) for v in means),
-        std_val_loss=tuple(float(v) for v in stds),
-        best_lr=result.lrs[int(np.argmin(means))],
-        epochs=epochs,
-    )
+    return tuning_result(optimizer_name, result.lrs, result.seeds, scores, epochs)

@@ -606,6 +606,28 @@ def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
     return tuple(float(f"{10.0**e:.3g}") for e in exponents)
 
 
+def tuning_result(
+    optimizer: str, lrs: Sequence[float], seeds: Sequence[int], scores: np.ndarray, epochs: int
+) -> TuningResult:
+    """Summarise a ``(len(lrs), len(seeds))`` array of final validation losses (``inf`` for a
+    diverged run): mean and std per lr, and the best lr. Raises ``ValueError`` if all diverged."""
+    means = scores.mean(axis=1)
+    if not np.isfinite(means).any():
+        raise ValueError(f"Every learning rate diverged for {optimizer}: lrs={tuple(lrs)}")
+    with np.errstate(invalid="ignore"):
+        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
+    return TuningResult(
+        optimizer=optimizer,
+        lrs=tuple(lrs),
+        seeds=tuple(seeds),
+        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
+        mean_val_loss=tuple(float(v) for v in means),
+        std_val_loss=tuple(float(v) for v in stds),
+        best_lr=lrs[int(np.argmin(means))],
+        epochs=epochs,
+    )
+
+
 def tune_lr(
     optimizer_name: str,
     task: Task,
@@ -668,18 +690,4 @@ def tune_lr(
                     scores[i, j] = np.inf
                 runs_bar.update()
 
-    means = scores.mean(axis=1)
-    if not np.isfinite(means).any():
-        raise ValueError(f"Every learning rate diverged for {optimizer_name}: lrs={lrs}")
-    with np.errstate(invalid="ignore"):
-        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
-    return TuningResult(
-        optimizer=optimizer_name,
-        lrs=lrs,
-        seeds=tuple(seeds),
-        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
-        mean_val_loss=tuple(float(v) for v in means),
-        std_val_loss=tuple(float(v) for v in stds),
-        best_lr=lrs[int(np.argmin(means))],
-        epochs=epochs,
-    )
+    return tuning_result(optimizer_name, lrs, seeds, scores, epochs)
