@@ -30,13 +30,11 @@ from torch.optim.lr_scheduler import LambdaLR
 from optlib import plotting
 from optlib.results import RunRecord, SummaryRow, group_by_optimizer, training_loss_curve
 from optlib.train import (
-    DivergenceError,
     OptimizerFactory,
     Task,
     TuningResult,
-    fit,
     optimizer_factory,
-    tuning_result,
+    tune_lr,
 )
 
 if TYPE_CHECKING:
@@ -235,39 +233,17 @@ def tune_lr_with(
     The test split is never evaluated. Use it when the optimizer is more than a name and
     hyperparameters, e.g. ``lambda lr: kingma_ba_factory("adam-decayed", lr)``.
     """
-    lrs = tuple(float(lr) for lr in lrs)
-    if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
-        raise ValueError(f"Invalid lrs: {lrs}; expected positive learning rates")
-    if len(set(lrs)) != len(lrs):
-        raise ValueError(f"Invalid lrs: {lrs}; duplicates")
-    if isinstance(seeds, int) or not seeds:
-        raise ValueError(f"Invalid seeds: {seeds!r}; expected a non-empty sequence of ints")
-    seeds = tuple(int(seed) for seed in seeds)
-
-    scores = np.full((len(lrs), len(seeds)), np.inf)
-    for j, seed in enumerate(seeds):
-        initial_model = task.make_model(seed)
-        for i, lr in enumerate(lrs):
-            model = copy.deepcopy(initial_model)
-            try:
-                record = fit(
-                    model,
-                    make_factory(lr)(model.parameters()),
-                    task,
-                    epochs=epochs,
-                    batch_size=batch_size,
-                    seed=seed,
-                    optimizer_name=label,
-                    eval_every_epoch=False,
-                    evaluate_test=False,
-                    progress=progress,
-                    train_subset=train_subset,
-                )
-                scores[i, j] = record.epoch_val_loss[-1]
-            except DivergenceError:
-                scores[i, j] = np.inf
-
-    return tuning_result(label, lrs, seeds, scores, epochs)
+    return tune_lr(
+        label,
+        task,
+        lrs,
+        seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        train_subset=train_subset,
+        progress=progress,
+        factory_for_lr=make_factory,
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -641,14 +641,17 @@ def tune_lr(
     train_subset: int | None = None,
     max_steps: int | None = None,
     device: torch.device | str | None = None,
+    factory_for_lr: Callable[[float], OptimizerFactory] | None = None,
 ) -> TuningResult:
     """Pick the learning rate with the lowest mean final validation loss over ``seeds``.
 
     Every ``(lr, seed)`` pair is one :func:`fit` run from the seed's initial weights and batch
     order (the same for every lr), evaluated on the validation split only. A run that diverges
     (:class:`DivergenceError`) scores ``+inf`` instead of stopping the search. Other
-    hyperparameters are fixed at ``hyperparameters`` (default: torch's). Raises ``ValueError``
-    when every learning rate diverges.
+    hyperparameters are fixed at ``hyperparameters`` (default: torch's). ``factory_for_lr(lr)``,
+    if given, builds the optimizer instead (for one that is more than a name and hyperparameters,
+    e.g. with a schedule); ``optimizer_name`` is then only its label. Raises ``ValueError`` when
+    every learning rate diverges.
     """
     lrs = tuple(float(lr) for lr in lrs)
     if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
@@ -668,7 +671,10 @@ def tune_lr(
         for j, seed in enumerate(seeds):
             initial_model = task.make_model(seed)
             for i, lr in enumerate(lrs):
-                factory = optimizer_factory(optimizer_name, lr=lr, **hyperparameters)
+                if factory_for_lr is None:
+                    factory = optimizer_factory(optimizer_name, lr=lr, **hyperparameters)
+                else:
+                    factory = factory_for_lr(lr)
                 model = copy.deepcopy(initial_model).to(run_device)
                 try:
                     record = fit(
