@@ -260,7 +260,9 @@ def bench_optimizer_step(repeats: int, seconds: float, threads: int) -> list[Goa
     for model_name, params in models.items():
         for name, (ours, theirs) in pairs.items():
             candidates = {
-                f"optlib.optim.{name} (default: TensorLists)": step_timer(ours, params, seconds),
+                f"optlib.optim.{name} (default: in-place kernels)": step_timer(
+                    ours, params, seconds
+                ),
                 f"optlib.optim.{name}(foreach=False)": step_timer(
                     ours, params, seconds, foreach=False
                 ),

@@ -5,10 +5,13 @@ uses the same per-parameter state keys (``step``, ``exp_avg``, ``sum``, ...), so
 across the two libraries. ``step()`` only gathers tensors and hands them to the pure rule: the
 rule *is* the algorithm, and ``tests/test_optim_parity.py`` proves it matches ``torch.optim``.
 
-By default the rule is called once per group of similar tensors, on
-:class:`~optlib.tensorlist.TensorList` s (lists of tensors whose operators are PyTorch's foreach
-kernels), so a model with a hundred weight tensors costs little more Python than one with two;
-``foreach=False`` calls it once per tensor instead. Both compute the same numbers, bit for bit.
+How ``step()`` runs, by default (``foreach=None`` or ``True``): once per group of similar
+tensors rather than once per tensor. ``Adam``, ``AdamW`` and ``Adagrad``, the book's subjects,
+then run :mod:`optlib.kernels`: the same equations computed in place with PyTorch's fused foreach
+kernels, as fast as ``torch.optim`` (``python -m optlib.bench``). ``SGD`` and ``RMSprop`` run
+their pure rule on :class:`~optlib.tensorlist.TensorList` s (lists of tensors whose operators are
+foreach kernels). ``foreach=False`` calls the pure rule once per tensor: the most direct reading
+of the algorithm, and the same numbers up to rounding.
 
 Differences from ``torch.optim`` (all raise a clear error rather than doing something else):
 ``fused``, ``capturable`` and ``differentiable`` accept only their defaults; sparse and complex
@@ -25,7 +28,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.optim import Optimizer
 
-from optlib import rules
+from optlib import kernels, rules
 from optlib.tensorlist import TensorList
 
 Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
@@ -98,6 +101,17 @@ def _check_supported(optimizer_name: str, param: torch.Tensor) -> None:
         raise RuntimeError(f"{optimizer_name} in optlib does not support complex parameters")
 
 
+def _check_lr_fits(lr: float, dtypes: set[torch.dtype]) -> None:
+    """Refuse a learning rate the parameters' dtype cannot hold (e.g. 1e300 for float32): it
+    would silently turn every parameter into inf or NaN, or fail deep inside a kernel."""
+    for dtype in dtypes:
+        if abs(lr) > torch.finfo(dtype).max:
+            raise ValueError(
+                f"Invalid lr: {lr!r} is larger than the largest {dtype} "
+                f"({torch.finfo(dtype).max:.3g}), the parameters' dtype"
+            )
+
+
 def _batch_key(param: torch.Tensor, state: NamedTuple) -> tuple:
     """Parameters with equal keys can share one call of the rule: same device and dtype, same
     step count, and the same optional buffers present (e.g. SGD's momentum buffer after step 1).
@@ -130,14 +144,16 @@ class _RuleOptimizer(Optimizer):
     Subclasses name the rule, how to build its initial state, and which ``torch.optim`` state key
     holds each field of the rule's NamedTuple state.
 
-    Two ways to run the rule, with bit-identical results (``tests/test_tensorlist.py``):
+    Three ways to run a step, chosen by :meth:`steps_tensors_together` and :attr:`kernel`:
 
-    * by default, one call per batch of parameters sharing a device, a dtype and a state layout,
-      on :class:`~optlib.tensorlist.TensorList` s: the rules use operators only, so they run on
-      TensorLists unchanged, and each operator becomes one ``torch._foreach_*`` call for the
-      whole batch;
-    * with ``foreach=False``, one call per parameter tensor, the most direct reading of the
-      algorithm.
+    * a subclass with an in-place :attr:`kernel` (:mod:`optlib.kernels`) runs it once per batch
+      of parameters sharing a device, a dtype and a state layout (:func:`_batch_key`), on plain
+      lists of tensors;
+    * otherwise the pure rule runs once per batch, on :class:`~optlib.tensorlist.TensorList` s:
+      the rules use operators only, so they run on TensorLists unchanged, and each operator
+      becomes one ``torch._foreach_*`` call for the whole batch (bit-identical to the next way,
+      ``tests/test_tensorlist.py``);
+    * with ``foreach=False``, the pure rule runs once per parameter tensor.
     """
 
     state_type: type  # the rule's NamedTuple state
@@ -150,13 +166,16 @@ class _RuleOptimizer(Optimizer):
     def rule(self, grad, state, param, **hyper) -> tuple[torch.Tensor, NamedTuple]:
         raise NotImplementedError
 
-    def runs_on_tensorlists(self, group: dict[str, Any]) -> bool:
-        """Whether to call the rule once on TensorLists rather than once per tensor.
+    kernel: Callable[..., NamedTuple] | None = None
+    """The rule computed in place on lists of tensors, ``kernel(grads, state, params, **hyper)
+    -> new_state`` (see :mod:`optlib.kernels`), or ``None`` where there is none."""
+
+    def steps_tensors_together(self, group: dict[str, Any]) -> bool:
+        """Whether to update a batch of tensors per call rather than one tensor per call.
 
         Yes unless ``foreach=False``. On CUDA each foreach operation is one fused kernel for all
         the tensors; on the CPU it still visits them one by one but saves the Python calls, a
-        dozen per tensor per step. That is most of the step on a model with many small tensors;
-        on the book's 4-tensor MLP both ways are as fast (``python -m optlib.bench``).
+        dozen per tensor per step: most of the step on a model with many small tensors.
         """
         return group["foreach"] is not False
 
@@ -189,8 +208,12 @@ class _RuleOptimizer(Optimizer):
             params = [param for param in group["params"] if param.grad is not None]
             for param in params:
                 _check_supported(type(self).__name__, param)
+            _check_lr_fits(hyper["lr"], {param.dtype for param in params})
+            if self.kernel is not None and self.steps_tensors_together(group):
+                self._step_with_kernel(params, group, hyper)
+                continue
             states = [self._load(param, group) for param in params]
-            if self.runs_on_tensorlists(group):
+            if self.steps_tensors_together(group):
                 self._step_on_tensorlists(params, states, hyper)
             else:
                 for param, state in zip(params, states, strict=True):
@@ -199,17 +222,46 @@ class _RuleOptimizer(Optimizer):
                     self._store(param, new_state)
         return loss
 
+    def _step_with_kernel(
+        self, params: list[torch.Tensor], group: dict[str, Any], hyper: dict[str, Any]
+    ) -> None:
+        """Run the in-place kernel once per batch of parameters with the same device, dtype,
+        step count and stored buffers, on lists of the tensors ``self.state`` holds."""
+        batches: dict[tuple, list[torch.Tensor]] = {}
+        for param in params:
+            stored = self.state[param]
+            if not stored:
+                self._store(param, self.init_state(param, group))
+            buffers = tuple(key in stored for key in self.state_keys.values())
+            key = (param.device, param.dtype, int(stored["step"]), buffers)
+            batches.setdefault(key, []).append(param)
+        for (_, _, step, _), batch in batches.items():
+            stored_states = [self.state[param] for param in batch]
+            fields = {
+                field: [stored[key] for stored in stored_states]
+                if key in stored_states[0]
+                else None
+                for field, key in self.state_keys.items()
+            }
+            fields["step"] = step
+            new_state = self.kernel(
+                [p.grad for p in batch], self.state_type(**fields), batch, **hyper
+            )
+            for stored in stored_states:  # the tensors were updated in place
+                stored["step"] = new_state.step
+
     def _step_on_tensorlists(
         self, params: list[torch.Tensor], states: list[NamedTuple], hyper: dict[str, Any]
     ) -> None:
-        """One call of the rule per batch of parameters that can share it (:func:`_batch_key`)."""
+        """Run the pure rule once per batch of parameters that can share it (:func:`_batch_key`),
+        on TensorLists."""
         batches: dict[tuple, list[int]] = {}
         for index, (param, state) in enumerate(zip(params, states, strict=True)):
             batches.setdefault(_batch_key(param, state), []).append(index)
         for indices in batches.values():
             batch = [params[i] for i in indices]
-            grads = TensorList(param.grad for param in batch)
             state = _stack([states[i] for i in indices])
+            grads = TensorList(param.grad for param in batch)
             delta, new_state = self.rule(grads, state, TensorList(batch), **hyper)
             torch._foreach_add_(batch, list(delta))
             for param, param_state in zip(batch, _unstack(new_state, len(batch)), strict=True):
@@ -314,6 +366,9 @@ class Adagrad(_RuleOptimizer):
 
     def rule(self, grad, state, param, **hyper):
         return rules.adagrad_update(grad, state, param, **hyper)
+
+    def kernel(self, grads, state, params, **hyper):
+        return kernels.adagrad_update_(grads, state, params, **hyper)
 
 
 class RMSprop(_RuleOptimizer):
@@ -433,6 +488,9 @@ class Adam(_RuleOptimizer):
 
     def rule(self, grad, state, param, **hyper):
         return rules.adam_update(grad, state, param, **hyper)
+
+    def kernel(self, grads, state, params, **hyper):
+        return kernels.adam_update_(grads, state, params, **hyper)
 
 
 class AdamW(Adam):

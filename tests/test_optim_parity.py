@@ -151,7 +151,10 @@ def grid_cases():
                 and (hyper["momentum"] == 0 or hyper["dampening"] != 0)
             ):
                 continue  # invalid combination: rejected, tested separately
-            yield pytest.param(name, hyper, id=f"{name}-" + "-".join(map(str, values)))
+            case_id = f"{name}-" + "-".join(map(str, values))
+            yield pytest.param(name, hyper, id=case_id)
+            if optim.OPTIMIZERS[name].kernel is not None:  # also the pure rule, tensor by tensor
+                yield pytest.param(name, {**hyper, "foreach": False}, id=f"{case_id}-rule")
 
 
 GRID_CASES = list(grid_cases())

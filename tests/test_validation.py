@@ -69,3 +69,16 @@ def test_sparse_gradients_are_refused_with_a_clear_error():
     embedding(torch.tensor([1, 2])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse"):
         optimizer.step()
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+def test_a_learning_rate_the_dtype_cannot_hold_is_named(name):
+    param = torch.nn.Parameter(torch.ones(3))  # float32: at most 3.4e38
+    param.grad = torch.ones(3)
+    optimizer = optim.OPTIMIZERS[name]([param], lr=1e300)
+    with pytest.raises(ValueError, match=r"Invalid lr: 1e\+300 .*torch.float32"):
+        optimizer.step()
+    assert torch.equal(param, torch.ones(3))  # refused before touching anything
+    double = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+    double.grad = torch.ones(3, dtype=torch.float64)
+    optim.OPTIMIZERS[name]([double], lr=1e300).step()  # float64 holds it
