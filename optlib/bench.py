@@ -478,11 +478,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for threads in args.threads:
         torch.set_num_threads(threads)
         if "loop" in args.only and tasks:
-            goals += bench_training_loop(tasks["mnist-mlp"], steps, repeats, threads)
+            goals += bench_training_loop(tasks["mnist-mlp"], 2 * steps, repeats, threads)
         if "step" in args.only:
             goals += bench_optimizer_step(repeats, 0.05 if args.quick else 0.1, threads)
         if "sweep" in args.only and tasks:
-            sweep_repeats = 2 if args.quick else 3
+            sweep_repeats = 2 if args.quick else 5
             goals += bench_sweep(tasks["mnist-logreg"], 3.0, steps, sweep_repeats, threads)
             goals += bench_sweep(tasks["mnist-mlp"], 1.5, steps, sweep_repeats, threads)
     if "chapters" in args.only:
