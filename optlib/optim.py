@@ -2,8 +2,9 @@
 
 Each class accepts the same keywords, with the same defaults, as its ``torch.optim`` namesake, and
 uses the same per-parameter state keys (``step``, ``exp_avg``, ``sum``, ...), so state dicts load
-across the two libraries. ``step()`` only gathers tensors and hands them to the pure rule: the
-rule *is* the algorithm, and ``tests/test_optim_parity.py`` proves it matches ``torch.optim``.
+across the two libraries. ``step()`` only gathers tensors and hands them to the rule (or to its
+in-place twin in :mod:`optlib.kernels`), and ``tests/test_optim_parity.py`` proves every way
+of running it equal to ``torch.optim``.
 
 How ``step()`` runs, by default (``foreach=None`` or ``True``): once per group of similar
 tensors rather than once per tensor. ``Adam``, ``AdamW`` and ``Adagrad``, the book's subjects,
