@@ -168,7 +168,9 @@ def test_update_in_place_equals_the_pure_rule_over_steps(name, init, update, upd
 # The optimizers run the kernels by default
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["adam", "adamw", "adagrad"])
-def test_default_step_runs_the_kernel_and_agrees_with_the_per_tensor_rule(name, monkeypatch):
+def test_default_step_runs_the_kernel_and_agrees_with_the_per_tensor_rule(
+    name, monkeypatch, run_mixed_groups
+):
     """Parameter groups, mixed dtypes, parameters that miss some gradients: the grouped
     in-place step and the pure per-tensor rule agree to rounding."""
     calls = []
@@ -178,23 +180,10 @@ def test_default_step_runs_the_kernel_and_agrees_with_the_per_tensor_rule(name, 
         optimizer_class, "kernel", lambda self, *a, **k: calls.append(1) or kernel(self, *a, **k)
     )
 
-    def run(foreach):
-        params = [torch.nn.Parameter(t) for t in tensors(0)]
-        params.append(torch.nn.Parameter(torch.ones(3, dtype=torch.float32)))
-        groups = [{"params": params[:3]}, {"params": params[3:], "lr": 0.05}]
-        optimizer = optimizer_class(groups, foreach=foreach, weight_decay=0.01)
-        generator = torch.Generator().manual_seed(0)
-        for step in range(6):
-            for index, param in enumerate(params):
-                grad = torch.randn(param.shape, generator=generator, dtype=param.dtype)
-                param.grad = None if (step + index) % 3 == 0 else grad  # state layouts diverge
-            optimizer.step()
-        return params, optimizer
-
-    grouped, grouped_optimizer = run(None)
+    grouped, grouped_optimizer = run_mixed_groups(optimizer_class, weight_decay=0.01)
     assert calls, "the default step did not run the in-place kernel"
     calls.clear()
-    single, single_optimizer = run(False)
+    single, single_optimizer = run_mixed_groups(optimizer_class, foreach=False, weight_decay=0.01)
     assert not calls
     for a, b in zip(grouped, single, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-14 if a.dtype == torch.float64 else 1e-6, atol=0)

@@ -125,27 +125,15 @@ RULE_ONLY = ["sgd", "rmsprop"]  # optimizers whose grouped step runs the rule on
 
 
 @pytest.mark.parametrize("name", RULE_ONLY)
-def test_grouped_step_equals_the_per_tensor_loop_bitwise(name):
+def test_grouped_step_equals_the_per_tensor_loop_bitwise(name, run_mixed_groups):
     """Without an in-place kernel, ``step()`` on TensorLists (``foreach=True``) and one tensor at
     a time give identical parameters, with parameter groups, mixed dtypes and parameters that
     miss some gradients. (Adam's and Adagrad's kernels: ``tests/test_kernels.py``.)"""
     assert optim.OPTIMIZERS[name].kernel is None
-    hyper = {"momentum": 0.9}
-
-    def run(foreach):
-        params = [torch.nn.Parameter(t) for t in tensors(torch.float64)]
-        params.append(torch.nn.Parameter(torch.ones(3, dtype=torch.float32)))
-        groups = [{"params": params[:3]}, {"params": params[3:], "lr": 0.05}]
-        optimizer = optim.OPTIMIZERS[name](groups, foreach=foreach, **hyper)
-        generator = torch.Generator().manual_seed(0)
-        for step in range(6):
-            for index, param in enumerate(params):
-                grad = torch.randn(param.shape, generator=generator, dtype=param.dtype)
-                param.grad = None if (step + index) % 3 == 0 else grad  # state layouts diverge
-            optimizer.step()
-        return params
-
-    for ours, reference in zip(run(True), run(False), strict=True):
+    optimizer_class = optim.OPTIMIZERS[name]
+    grouped, _ = run_mixed_groups(optimizer_class, foreach=True, momentum=0.9)
+    single, _ = run_mixed_groups(optimizer_class, foreach=False, momentum=0.9)
+    for ours, reference in zip(grouped, single, strict=True):
         assert torch.equal(ours, reference)
 
 

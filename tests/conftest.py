@@ -1,0 +1,35 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def run_mixed_groups(optimizer_class, **options):
+    """Six steps of ``optimizer_class`` on four float64 tensors (0-d, vector, matrix, transposed
+    matrix) in one group and a float32 vector in another (its own lr); every parameter misses
+    the gradient every third step, so their state layouts and step counts diverge.
+
+    Returns ``(params, optimizer)``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(), (5,), (3, 4)]
+    tensors = [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
+    tensors.append(torch.randn(4, 6, generator=generator, dtype=torch.float64).t())
+    params = [torch.nn.Parameter(t) for t in tensors]
+    params.append(torch.nn.Parameter(torch.ones(3, dtype=torch.float32)))
+    groups = [{"params": params[:4]}, {"params": params[4:], "lr": 0.05}]
+    optimizer = optimizer_class(groups, **options)
+    for step in range(6):
+        for index, param in enumerate(params):
+            grad = torch.randn(param.shape, generator=generator, dtype=param.dtype)
+            param.grad = None if (step + index) % 3 == 0 else grad
+        optimizer.step()
+    return params, optimizer
+
+
+@pytest.fixture(name="run_mixed_groups")
+def run_mixed_groups_fixture():
+    """:func:`run_mixed_groups`, for tests."""
+    return run_mixed_groups
