@@ -1,0 +1,113 @@
+"""optlib.bench's bookkeeping: goals, paired ratios, turn-taking, and reading chapter times.
+
+Nothing here times anything: the benchmark itself is run by hand (``make bench``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from optlib import bench
+
+# Lines as `jupyter-book build` prints them (myst-nb), with the colour codes of a terminal.
+BUILD_LOG = """\
+\x1b[01mreading sources... \x1b[39;49;00m[ 16%] \x1b[35mchapters/01_background\x1b[39;49;00m
+/work/main/chapters/01_background.ipynb: Executing notebook using local CWD [mystnb]
+/work/main/chapters/01_background.ipynb: Executed notebook in 8.20 seconds [mystnb]
+/work/main/chapters/04_code_examples.ipynb: Executed notebook in 53.38 seconds [mystnb]
+/work/main/intro.md: Executed notebook in 99 seconds  (not a notebook: ignored)
+"""
+
+# The table of myst-nb's {nb-exec-table}, as the built execution_times.html holds it.
+EXECUTION_TIMES_HTML = """\
+<table class="table">
+<thead>
+<tr class="row-odd"><th class="head"><p>Document</p></th>
+<th class="head"><p>Modified</p></th>
+<th class="head"><p>Method</p></th>
+<th class="head"><p>Run Time (s)</p></th>
+<th class="head"><p>Status</p></th>
+</tr>
+</thead>
+<tbody>
+<tr class="row-even"><td><p><a class="xref doc reference internal"
+ href="chapters/01_background.html"><span class="doc">chapters/01_background</span></a></p></td>
+<td><p>2026-11-24 00:51</p></td>
+<td><p>force</p></td>
+<td><p>19.13</p></td>
+<td><p>&#x2705;</p></td>
+</tr>
+<tr class="row-odd"><td><p><a class="xref doc reference internal"
+ href="chapters/04_code_examples.html"><span class="doc">chapters/04_code_examples</span>
+</a></p></td>
+<td><p>2026-11-24 00:55</p></td>
+<td><p>force</p></td>
+<td><p>148.17</p></td>
+<td><p>&#x2705;</p></td>
+</tr>
+<tr class="row-even"><td><p>broken row</p></td><td><p>-</p></td><td><p>-</p></td>
+<td><p>n/a</p></td></tr>
+</tbody>
+</table>
+"""
+
+
+def test_chapter_times_are_read_from_the_build_log():
+    assert bench.chapter_times_from_log(BUILD_LOG) == {
+        "01_background.ipynb": 8.20,
+        "04_code_examples.ipynb": 53.38,
+    }
+
+
+def test_chapter_times_are_read_from_the_execution_times_page():
+    assert bench.chapter_times_from_html(EXECUTION_TIMES_HTML) == {
+        "01_background.ipynb": 19.13,
+        "04_code_examples.ipynb": 148.17,
+    }
+
+
+def test_chapters_over_budget_are_flagged(capsys):
+    bench.print_chapter_times({"a.ipynb": 89.0, "b.ipynb": 91.0}, "test", None)
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:4]}
+    assert "over the 90 s budget" not in lines["a.ipynb"]
+    assert "over the 90 s budget" in lines["b.ipynb"]
+    bench.print_chapter_times({f"{i}.ipynb": 61.0 for i in range(6)}, "test", 400.0)
+    out = capsys.readouterr().out
+    assert "over the 6 min budget" in out and "400.0 s" in out
+
+
+@pytest.mark.parametrize(
+    ("ratio", "target", "at_least", "met"),
+    [(1.2, 1.2, True, True), (1.19, 1.2, True, False), (1.1, 1.1, False, True),
+     (1.11, 1.1, False, False)],
+)  # fmt: skip
+def test_goals_pass_on_the_right_side_of_their_target(ratio, target, at_least, met):
+    goal = bench.Goal("g", ratio, target, at_least, 1)
+    assert goal.met is met
+    assert goal.line().endswith("PASS" if met else "MISS")
+
+
+def test_paired_ratio_is_the_median_of_each_repeats_ratio():
+    # A slow second repeat slows both contenders: per-repeat ratios are 2, 2, 4.
+    times = {"a": [2.0, 20.0, 4.0], "b": [1.0, 10.0, 1.0]}
+    assert bench.paired_ratio(times, "a", "b") == 2.0
+    # The ratio of the medians would be 4 / 1 = 4: pairing is what makes the figure robust.
+    assert bench.paired_ratio(times, "b", "a") == 0.5
+
+
+def test_alternate_takes_turns():
+    calls = []
+    candidates = {name: (lambda name=name: calls.append(name) or 1.0) for name in "abc"}
+    times = bench.alternate(candidates, 2)
+    assert calls == ["a", "b", "c", "a", "b", "c"]
+    assert times == {"a": [1.0, 1.0], "b": [1.0, 1.0], "c": [1.0, 1.0]}
+
+
+def test_chapter_report_without_a_build_says_how_to_get_one(tmp_path, capsys):
+    bench.report_chapters(tmp_path, nbmake=False, book=False)
+    assert "run `make book` or pass --chapters" in capsys.readouterr().out
+    (tmp_path / "_build").mkdir()
+    (tmp_path / "_build" / "build.log").write_text(BUILD_LOG)
+    bench.report_chapters(tmp_path, nbmake=False, book=False)
+    out = capsys.readouterr().out
+    assert "04_code_examples.ipynb" in out and "53.4 s" in out
