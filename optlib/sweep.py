@@ -8,8 +8,7 @@ becomes a tensor of shape ``(n_seeds, n_lrs, o, i)``), and every step does, for 
 
 1. **the same minibatches as** :func:`~optlib.train.fit`. The models of one seed share that
    seed's shuffled order, so their first layer is *one* wide matrix product
-   :math:`[W_1; \cdots; W_L]\,X^\top` instead of :math:`L` narrow ones (one batched product for
-   all seeds).
+   :math:`X\,[W_1^\top \cdots W_L^\top]` instead of :math:`L` narrow ones.
 2. **one backward pass** through the sum of the :math:`K` losses: model :math:`k`'s weights
    appear only in loss :math:`k`, so the gradient of the sum with respect to them is exactly
    the gradient of loss :math:`k`.
@@ -33,9 +32,12 @@ disturbing the others. :func:`tune_lr` is :func:`optlib.train.tune_lr` on top of
 How much faster it is depends on where a sequential step spends its time: ``python -m
 optlib.bench`` measures it. Small models (logistic regression) gain most, because most of a
 sequential step is per-call overhead; the MLP's step is mostly arithmetic that stacking does not
-shrink. (``torch.func.vmap`` over ``functional_call`` is the generic way to stack models; for
-these small models it measured slower than the sequential loop, because it multiplies each
-model's weights separately and its batched cross entropy is a Python decomposition.)
+shrink. ``torch.func.vmap`` over ``functional_call``, with the pure rule broadcasting a
+learning rate of shape ``(K, 1, ..., 1)`` over the model axis, is the generic way to stack
+models; the benchmark times it too (:func:`optlib.bench.vmap_training_seconds`). It beats
+sequential fits for logistic regression but not this module, and for the MLP it is slower than
+sequential fits: it multiplies each model's weights separately, and the rule's dozen
+out-of-place operations cost more than the optimizer's in-place kernels.
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ from optlib.train import (
     EVAL_BATCH_SIZE,
     Task,
     TuningResult,
-    _chain_fingerprint,
-    _check_seeds,
-    _hyperparameters,
+    chain_fingerprint,
+    check_seeds,
+    epoch_order,
+    recorded_hyperparameters,
     tuning_result,
 )
 
@@ -96,20 +99,21 @@ def _stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     ``x`` is ``(B, in)`` (one input for all models), ``(S, B, in)`` (one minibatch per seed,
     shared by the seed's ``L`` models) or ``(S, L, B, in)`` (one input per model); the result
     is ``(S, L, B, out)``. A shared input is multiplied by all its models' weights in one wide
-    product (per seed, :math:`[W_1; \cdots; W_L]\,X^\top`, all seeds in one batched product),
-    oriented so that the gradient with respect to the stacked weights comes back contiguous.
+    product, :math:`X\,[W_1^\top \cdots W_L^\top]`, whose gradient with respect to the stacked
+    weights comes back contiguous (``unbind`` rather than indexing: the backward of an index
+    would zero-fill a full-size gradient for every slice). (One batched product for all seeds,
+    ``torch.baddbmm``, measured no faster and rounds differently from ``fit``'s products.)
     """
     n_seeds, n_lrs, n_out, n_in = weight.shape
     if x.dim() == 2:
         wide = F.linear(x, weight.reshape(-1, n_in), bias.reshape(-1))  # (B, S * L * out)
         return wide.view(len(x), n_seeds, n_lrs, n_out).permute(1, 2, 0, 3)
     if x.dim() == 3:
-        # (S, L * out, B) = W X^T per seed, one batched product; computed in this orientation,
-        # the gradient with respect to the weights comes back contiguous.
-        wide = torch.baddbmm(
-            bias.reshape(n_seeds, -1, 1), weight.reshape(n_seeds, -1, n_in), x.transpose(1, 2)
-        )
-        return wide.view(n_seeds, n_lrs, n_out, x.shape[1]).transpose(-1, -2)
+        per_seed = zip(x.unbind(0), weight.unbind(0), bias.unbind(0), strict=True)
+        wide = torch.stack(
+            [F.linear(x_s, w_s.reshape(-1, n_in), b_s.reshape(-1)) for x_s, w_s, b_s in per_seed]
+        )  # (S, B, L * out)
+        return wide.view(n_seeds, x.shape[1], n_lrs, n_out).transpose(1, 2)
     return torch.matmul(x, weight.transpose(-1, -2)) + bias.unsqueeze(-2)
 
 
@@ -261,12 +265,6 @@ class _Runs:
 # --------------------------------------------------------------------------------------------
 # The sweep
 # --------------------------------------------------------------------------------------------
-def _epoch_order(n_train: int, generator: torch.Generator) -> Tensor:
-    # The same draw as optlib.train.fit: one torch.randperm per epoch from a generator seeded
-    # with the run's seed (tests/test_sweep.py checks that the batch-order fingerprints agree).
-    return torch.randperm(n_train, generator=generator)
-
-
 def _check_arguments(
     lrs: tuple[float, ...], seeds: tuple[int, ...], epochs: int, batch_size: int, max_steps
 ) -> None:
@@ -309,7 +307,7 @@ def sweep(
     :func:`~optlib.train.tune_lr`; ``dtype`` (default: the task's feature dtype) is the dtype
     of the weights.
     """
-    lrs, seeds = tuple(float(lr) for lr in lrs), tuple(_check_seeds(seeds))
+    lrs, seeds = tuple(float(lr) for lr in lrs), tuple(check_seeds(seeds))
     _check_arguments(lrs, seeds, epochs, batch_size, max_steps)
     n_available = len(task.splits.train_x)
     n_train = n_available if train_subset is None else train_subset
@@ -351,7 +349,7 @@ def sweep(
             lr=lr,
             task=task.name,
             batch_size=batch_size,
-            hyperparameters=_hyperparameters(template),
+            hyperparameters=recorded_hyperparameters(template),
             algorithm=type(template).__name__.lower(),
             n_train=n_train,
             steps_per_epoch=steps_per_epoch,
@@ -371,9 +369,9 @@ def sweep(
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     step = 0
     for epoch in range(epochs):
-        orders = [_epoch_order(n_train, generator) for generator in generators]
+        orders = [epoch_order(n_train, generator) for generator in generators]
         for k, record in enumerate(records):
-            record.batch_order_fingerprint = _chain_fingerprint(
+            record.batch_order_fingerprint = chain_fingerprint(
                 record.batch_order_fingerprint, orders[k % n_seeds]
             )
         started = time.perf_counter()

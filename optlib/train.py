@@ -58,7 +58,10 @@ __all__ = [
     "SummaryRow",
     "Task",
     "TuningResult",
+    "chain_fingerprint",
+    "check_seeds",
     "compare",
+    "epoch_order",
     "evaluate",
     "fit",
     "format_table",
@@ -66,6 +69,7 @@ __all__ = [
     "log_grid",
     "make_task",
     "optimizer_factory",
+    "recorded_hyperparameters",
     "save_runs",
     "summarize",
     "tune_lr",
@@ -238,14 +242,21 @@ def _progress_bar(total: int, description: str, enabled: bool, *, unit: str = "s
     return tqdm(total=total, desc=description, disable=not enabled, unit=unit, leave=unit == "run")
 
 
-def _chain_fingerprint(previous: str, indices: Tensor) -> str:
+def epoch_order(n_train: int, generator: torch.Generator) -> Tensor:
+    """The order in which one epoch visits the training examples: a ``torch.randperm`` drawn
+    from the run's shuffling generator (seeded with the run's seed), so equal seeds mean equal
+    minibatches, in :func:`fit` and in :func:`optlib.sweep.sweep` alike."""
+    return torch.randperm(n_train, generator=generator)
+
+
+def chain_fingerprint(previous: str, indices: Tensor) -> str:
     """Extend a hash chain with one epoch's example order."""
     digest = hashlib.sha256(previous.encode())
     digest.update(indices.to("cpu", torch.int64).numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
-def _hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
+def recorded_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
     """The optimizer's JSON-friendly hyperparameters, without ``lr`` and implementation flags."""
     result = {}
     for key, value in optimizer.defaults.items():
@@ -349,7 +360,7 @@ def fit(
         lr=float(optimizer.param_groups[0]["lr"]),
         task=task.name,
         batch_size=batch_size,
-        hyperparameters=_hyperparameters(optimizer),
+        hyperparameters=recorded_hyperparameters(optimizer),
         algorithm=type(optimizer).__name__.lower(),
         n_train=n_train,
         steps_per_epoch=math.ceil(n_train / batch_size),
@@ -369,8 +380,8 @@ def fit(
     with _progress_bar(total_steps, f"{name} seed={seed}", show) as bar:
         bar.update(step)
         for epoch in range(record.epochs, epochs):
-            order = torch.randperm(n_train, generator=batch_order)
-            record.batch_order_fingerprint = _chain_fingerprint(
+            order = epoch_order(n_train, batch_order)
+            record.batch_order_fingerprint = chain_fingerprint(
                 record.batch_order_fingerprint, order
             )
             started = time.perf_counter()
@@ -495,7 +506,8 @@ def _as_factory(spec: OptimizerSpec) -> OptimizerFactory:
     )
 
 
-def _check_seeds(seeds: Sequence[int]) -> list[int]:
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` as a list of ints; ``ValueError`` for a bare int, non-integers or nothing."""
     if isinstance(seeds, int) or not all(isinstance(s, int | np.integer) for s in seeds):
         raise ValueError(f"Invalid seeds: {seeds!r}; expected a sequence of ints, e.g. range(3)")
     if not seeds:
@@ -528,7 +540,7 @@ def compare(
     if not optimizers:
         raise ValueError("Invalid optimizers: empty")
     factories = {label: _as_factory(spec) for label, spec in optimizers.items()}
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     run_device = torch.device(device) if device is not None else default_device()
     show = progress_enabled(progress)
     records = []
@@ -658,7 +670,7 @@ def tune_lr(
         raise ValueError(f"Invalid lrs: {lrs}; expected positive learning rates")
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"Invalid lrs: {lrs}; duplicates")
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     hyperparameters = dict(hyperparameters or {})
     if "lr" in hyperparameters:
         raise ValueError("hyperparameters must not contain 'lr': it is what tune_lr varies")
