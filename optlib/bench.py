@@ -2,7 +2,7 @@ r"""Benchmarks: how fast optlib is, compared with what a user would otherwise wr
 
 ::
 
-    python -m optlib.bench                # every section, 1 and 2 threads (2 min on 2 idle cores)
+    python -m optlib.bench                # every section, 1 and 2 threads (5 min on 2 idle cores)
     python -m optlib.bench --quick        # fewer steps and repeats (40 s)
     python -m optlib.bench --threads 2    # one thread setting only
     python -m optlib.bench --chapters     # also execute every chapter (pytest --nbmake), timed
@@ -18,7 +18,9 @@ Sections (MNIST must be available, e.g. ``OPTLIB_DATA_DIR=/path/to/data``):
    default implementation (on the CPU: one tensor at a time), on the MNIST MLP (4 tensors) and
    on a deep narrow MLP (100 tensors).
 3. **Learning-rate sweep**: :func:`optlib.sweep.sweep` (all models at once) against one
-   :func:`~optlib.train.fit` per (learning rate, seed).
+   :func:`~optlib.train.fit` per (learning rate, seed), and against the generic design,
+   ``torch.func.vmap`` over ``functional_call`` with the pure rule broadcasting over the model
+   axis (:func:`vmap_training_seconds`).
 4. **Chapters**: execution time of every chapter, read from the last ``make book`` log
    (``_build/build.log``) or the built execution-times page; ``--chapters``/``--book`` measure
    afresh.
@@ -51,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optlib import optim, sweep, train
+from optlib import optim, rules, sweep, train
 from optlib.data import MnistError
 from optlib.models import make_model
 
@@ -290,13 +292,57 @@ def bench_optimizer_step(repeats: int, seconds: float, threads: int) -> list[Goa
 # --------------------------------------------------------------------------------------------
 # 3. Learning-rate sweep
 # --------------------------------------------------------------------------------------------
+def vmap_training_seconds(
+    task: train.Task, lrs: Sequence[float], seeds: Sequence[int], n_train: int
+) -> tuple[float, dict[str, torch.Tensor]]:
+    """The generic design, timed: ``torch.func.vmap`` over ``functional_call`` with stacked
+    parameters, and the pure rule :func:`optlib.rules.adam_update` broadcasting a learning rate
+    of shape ``(K, 1, ..., 1)`` over the model axis. One epoch of ``n_train`` examples, batch 64,
+    the same minibatches as :func:`optlib.sweep.sweep`. Returns the seconds of the training
+    steps and the final weights, stacked ``(K, ...)`` with model ``i * len(seeds) + j`` trained
+    with ``lrs[i]`` from seed ``seeds[j]`` (``tests/test_bench.py`` checks they are the sweep's).
+    (A contender only: :func:`optlib.sweep.sweep` is what the book uses.)"""
+    from torch.func import functional_call, grad_and_value, vmap
+
+    model = task.make_model(seeds[0])
+    dtype = task.splits.train_x.dtype
+    pairs = [(lr, seed) for lr in lrs for seed in seeds]
+    initial = {seed: dict(task.make_model(seed).named_parameters()) for seed in seeds}
+    params = {
+        name: torch.stack([initial[seed][name].detach() for _, seed in pairs]).to(dtype)
+        for name, _ in model.named_parameters()
+    }
+    lr_by_model = torch.tensor([lr for lr, _ in pairs], dtype=dtype)
+    states = {name: rules.adam_init(p) for name, p in params.items()}
+    lr_shaped = {name: lr_by_model.view(-1, *[1] * (p.dim() - 1)) for name, p in params.items()}
+
+    def loss(model_params, x, y):
+        return F.cross_entropy(functional_call(model, model_params, (x,)), y)
+
+    gradients = vmap(grad_and_value(loss))
+    train_x, train_y = task.splits.train_x[:n_train], task.splits.train_y[:n_train]
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    orders = torch.stack([train.epoch_order(n_train, g) for g in generators])
+    seed_of_model = torch.tensor([seeds.index(seed) for _, seed in pairs])
+    started = time.perf_counter()
+    for rows in orders.split(64, dim=1):
+        rows = rows[seed_of_model]  # (K, B): each model its seed's minibatch
+        grads, _ = gradients(params, train_x[rows], train_y[rows])
+        for name in params:
+            delta, states[name] = rules.adam_update(
+                grads[name], states[name], params[name], lr=lr_shaped[name]
+            )
+            params[name] = params[name] + delta
+    return time.perf_counter() - started, params
+
+
 def bench_sweep(
     task: train.Task, target: float, steps: int, repeats: int, threads: int
 ) -> list[Goal]:
     """All (lr, seed) models at once against one ``fit`` each; also checks that they agree."""
     lrs, seeds = (3e-4, 1e-3, 3e-3, 1e-2), (0, 1, 2)
     n_train = steps * 64
-    training: dict[str, list[float]] = {"sequential": [], "sweep": []}
+    training: dict[str, list[float]] = {"sequential": [], "sweep": [], "vmap": []}
     val_losses: dict[str, list[float]] = {}
 
     def sequential() -> float:
@@ -330,10 +376,14 @@ def bench_sweep(
         val_losses["sweep"] = [result.record(lr, s).epoch_val_loss[-1] for s in seeds for lr in lrs]
         return total
 
-    candidates = {"sequential": sequential, "sweep": vectorized}
+    def with_vmap() -> float:
+        training["vmap"].append(vmap_training_seconds(task, lrs, seeds, n_train)[0])
+        return training["vmap"][-1]
+
+    candidates = {"sequential": sequential, "sweep": vectorized, "vmap": with_vmap}
     alternate(candidates, 1)  # warm-up
-    training["sequential"].clear()
-    training["sweep"].clear()
+    for seconds in training.values():
+        seconds.clear()
     totals = alternate(candidates, repeats)
     differences = zip(val_losses["sequential"], val_losses["sweep"], strict=True)
     agreement = max(abs(a - b) for a, b in differences)
@@ -342,9 +392,16 @@ def bench_sweep(
         f"\n3. Learning-rate sweep: {task.name}, Adam, {len(lrs)} lrs x {len(seeds)} seeds, "
         f"{steps} steps each, then a train/val evaluation; threads={threads}"
     )
-    labels = {"sequential": f"{n_models} x fit, one after another", "sweep": "optlib.sweep.sweep"}
+    labels = {
+        "sequential": f"{n_models} x fit, one after another",
+        "sweep": "optlib.sweep.sweep",
+        "vmap": "torch.func.vmap + pure rule (contender)",
+    }
     print_table({f"{labels[k]}: training steps": v for k, v in training.items()}, "s", 1.0)
+    del totals["vmap"]  # it trains only: no evaluation to compare
     print_table({f"{labels[k]}: in all": v for k, v in totals.items()}, "s", 1.0)
+    vmap_ratio = paired_ratio(training, "sequential", "vmap")
+    print(f"  torch.func.vmap + pure rule, speed-up over sequential fits: {vmap_ratio:.2f}x")
     print(f"  largest difference in final validation loss (float32): {agreement:.1e}")
     end_to_end = paired_ratio(totals, "sequential", "sweep")
     print(f"  speed-up in all, evaluation and set-up included: {end_to_end:.2f}x")

@@ -6,8 +6,9 @@ Nothing here times anything: the benchmark itself is run by hand (``make bench``
 from __future__ import annotations
 
 import pytest
+import torch
 
-from optlib import bench
+from optlib import bench, sweep
 
 # Lines as `jupyter-book build` prints them (myst-nb), with the colour codes of a terminal.
 BUILD_LOG = """\
@@ -111,3 +112,22 @@ def test_chapter_report_without_a_build_says_how_to_get_one(tmp_path, capsys):
     bench.report_chapters(tmp_path, nbmake=False, book=False)
     out = capsys.readouterr().out
     assert "04_code_examples.ipynb" in out and "53.4 s" in out
+
+
+def test_the_vmap_contender_trains_the_models_the_sweep_trains():
+    """The benchmark compares equal work: same initial weights, minibatches and Adam updates."""
+    from test_sweep import tiny_task
+
+    task = tiny_task("mlp", n_train=128)  # float64; two minibatches of 64
+    lrs, seeds = (0.003, 0.03), (0, 2)
+    _, params = bench.vmap_training_seconds(task, lrs, seeds, n_train=128)
+    result = sweep.sweep(task, "adam", lrs, seeds, epochs=1, eval_every_epoch=False)
+    for name, stacked in result.parameters.items():
+        for i in range(len(lrs)):
+            for j in range(len(seeds)):
+                expected = stacked[j, i]
+                initial = task.make_model(seeds[j]).get_parameter(name).detach().double()
+                assert not torch.equal(expected, initial)  # trained
+                torch.testing.assert_close(
+                    params[name][i * len(seeds) + j], expected, rtol=1e-12, atol=1e-14
+                )
