@@ -93,6 +93,7 @@ class PageReport(NamedTuple):
     links: list[str]  # every <a href> on the page, absolute
     resources: list[dict[str, Any]]  # performance entries: name, decodedBodySize
     document_bytes: int  # decoded size of the HTML document itself
+    wide_code: list[dict[str, Any]]  # code blocks wider than their column: text, widths
     console_errors: list[str]  # SEVERE browser-console messages
     screenshot: Path
     load_seconds: float
@@ -189,6 +190,13 @@ const text = (el, n) => (el.textContent || "").trim().replace(/\s+/g, " ").slice
       nextFrameChangesImage: !!next && before !== "" && before !== after,
     };
   });
+  // Code a reader reads (cell inputs, code blocks in the prose; not outputs) that does not fit
+  // its column and would need sideways scrolling.
+  const wideCode = Array.from(
+    document.querySelectorAll("article .cell_input pre, article div[class*=highlight-python] pre")
+  ).filter((pre) => pre.scrollWidth > pre.clientWidth + 1).map((pre) => ({
+    text: text(pre, 80), scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth,
+  }));
   const nav = performance.getEntriesByType("navigation")[0];
   done({
     title: document.title,
@@ -203,6 +211,7 @@ const text = (el, n) => (el.textContent || "").trim().replace(/\s+/g, " ").slice
     errorOutputs,
     raisesCells,
     animations,
+    wideCode,
     links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
     resources: performance.getEntriesByType("resource").map((r) => ({
       name: r.name.startsWith("data:") ? r.name.slice(0, 40) : r.name,

@@ -161,6 +161,7 @@ def load_page(browser: Any, book_url: str) -> Callable[[str], PageReport]:
             links=data["links"],
             resources=data["resources"],
             document_bytes=int(data["documentBytes"]),
+            wide_code=data["wideCode"],
             console_errors=console,
             screenshot=shot,
             load_seconds=seconds,

@@ -154,6 +154,18 @@ def test_no_error_output_except_the_deliberate_failure(load_page, docname: str) 
         )
 
 
+@pytest.mark.parametrize("docname", PAGES)
+def test_code_fits_its_column(load_page, docname: str) -> None:
+    """Code cells and code blocks read without sideways scrolling in a 1280-pixel window
+    (chapters/ruff.toml formats the chapters' code to 88 columns; _static/book.css sets its
+    font size)."""
+    page: PageReport = load_page(docname)
+    assert not page.wide_code, f"code wider than its column on {page.url}:\n" + "\n".join(
+        f"{block['scrollWidth']} > {block['clientWidth']} px: {block['text']}"
+        for block in page.wide_code
+    )
+
+
 @pytest.mark.parametrize("docname", [p for p in PAGES if expect(p).animation])
 def test_animation_player_is_present_and_steps(load_page, docname: str) -> None:
     page: PageReport = load_page(docname)
