@@ -25,7 +25,6 @@ import numpy as np
 from torch import Tensor, nn
 from torch.nn.utils import parameters_to_vector
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LambdaLR
 
 from optlib import plotting
 from optlib.results import RunRecord, SummaryRow, group_by_optimizer, training_loss_curve
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
+    "DECAY_STEPS_KEY",
     "KINGMA_BA_BATCH_SIZE",
     "KINGMA_BA_L2",
     "KINGMA_BA_MOMENTUM",
@@ -118,9 +118,11 @@ def with_inverse_sqrt_decay(factory: OptimizerFactory) -> OptimizerFactory:
     logistic-regression experiments (their section 6.1), the one under which their convergence
     analysis (section 4) holds.
 
-    The schedule is a :class:`torch.optim.lr_scheduler.LambdaLR` advanced by a step post-hook of
-    the optimizer, so the returned optimizer works in any plain training loop (such as
-    :func:`optlib.train.fit`): every ``optimizer.step()`` also steps the schedule.
+    A step post-hook of the optimizer advances the schedule, so the returned optimizer works in
+    any plain training loop (such as :func:`optlib.train.fit`): every ``optimizer.step()`` also
+    sets the next step size. The schedule keeps its position in the optimizer's parameter groups
+    (``"initial_lr"`` and :data:`DECAY_STEPS_KEY`), which ``state_dict()`` saves, so a run
+    resumed from a checkpoint continues the schedule where it stopped.
 
     >>> import torch
     >>> w = torch.zeros(1, requires_grad=True)
@@ -136,11 +138,23 @@ def with_inverse_sqrt_decay(factory: OptimizerFactory) -> OptimizerFactory:
 
     def make(params: Iterable[nn.Parameter]) -> Optimizer:
         optimizer = factory(params)
-        schedule = LambdaLR(optimizer, lr_lambda=inverse_sqrt_factor)
-        optimizer.register_step_post_hook(lambda _optimizer, _args, _kwargs: schedule.step())
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+            group[DECAY_STEPS_KEY] = 0
+        optimizer.register_step_post_hook(_advance_inverse_sqrt_decay)
         return optimizer
 
     return make
+
+
+DECAY_STEPS_KEY = "inverse_sqrt_decay_steps"
+"""Parameter-group key of :func:`with_inverse_sqrt_decay`: the steps taken under the schedule."""
+
+
+def _advance_inverse_sqrt_decay(optimizer: Optimizer, _args: Any, _kwargs: Any) -> None:
+    for group in optimizer.param_groups:
+        group[DECAY_STEPS_KEY] += 1
+        group["lr"] = group["initial_lr"] * inverse_sqrt_factor(group[DECAY_STEPS_KEY])
 
 
 # --------------------------------------------------------------------------------------------

@@ -142,6 +142,32 @@ def test_decay_follows_the_steps_of_the_training_harness(task):
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.02 / math.sqrt(record.steps + 1))
 
 
+@pytest.mark.parametrize("label", ["adam-decayed", "nesterov-decayed"])
+def test_a_decayed_run_resumes_from_a_checkpoint_where_it_stopped(task, tmp_path, label):
+    """The schedule's position is saved with the optimizer, so a resumed run continues
+    alpha/sqrt(t) from the step it reached instead of starting over at alpha."""
+    factory = kingma_ba_factory(label, 0.05)
+    options = {"batch_size": 32, "seed": 3, "progress": False}
+    model = task.make_model(3)
+    uninterrupted = train.fit(model, factory(model.parameters()), task, epochs=3, **options)
+
+    checkpoint = tmp_path / "run.pt"
+    first = task.make_model(3)
+    train.fit(first, factory(first.parameters()), task, epochs=1, checkpoint_path=checkpoint,
+              **options)  # fmt: skip
+    resumed_model = task.make_model(3)
+    resumed_optimizer = factory(resumed_model.parameters())
+    resumed = train.fit(
+        resumed_model, resumed_optimizer, task, epochs=3, resume_from=checkpoint, **options
+    )
+    assert resumed.train_loss == uninterrupted.train_loss
+    assert resumed_optimizer.param_groups[0]["lr"] == pytest.approx(
+        0.05 / math.sqrt(uninterrupted.steps + 1)
+    )
+    for p, q in zip(model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
 # --------------------------------------------------------------------------------------------
 # Kingma & Ba optimizers
 # --------------------------------------------------------------------------------------------
