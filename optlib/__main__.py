@@ -10,8 +10,9 @@ Examples::
 
 Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise.
 ``--tune`` picks each optimizer's learning rate from ``--lr-grid`` by the mean final validation
-loss over the same seeds (see :func:`optlib.train.tune_lr`); the test split is only used by the
-final runs.
+loss over the same seeds (see :func:`optlib.train.tune_lr`; it runs as
+:func:`optlib.sweep.tune_lr`, which trains all of an optimizer's (learning rate, seed) pairs at
+once); the test split is only used by the final runs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from optlib import train
+from optlib import sweep, train
 from optlib.data import MnistError
 from optlib.models import device
 from optlib.optim import DEFAULT_LR, OPTIMIZERS
@@ -185,7 +186,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
     tuning = {}
     if args.tune:
         for name in args.optimizers:
-            result = train.tune_lr(
+            result = sweep.tune_lr(  # all (lr, seed) runs at once, as train.tune_lr would
                 name,
                 task,
                 args.lr_grid,

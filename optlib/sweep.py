@@ -63,6 +63,8 @@ from optlib.train import (
     chain_fingerprint,
     check_seeds,
     epoch_order,
+    progress_bar,
+    progress_enabled,
     recorded_hyperparameters,
     tuning_result,
 )
@@ -297,6 +299,7 @@ def sweep(
     max_steps: int | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    progress: bool | None = None,
 ) -> SweepResult:
     """Train ``optimizer_name`` with every learning rate in ``lrs`` on every seed, all at once.
 
@@ -368,34 +371,37 @@ def sweep(
         total_steps = min(total_steps, max_steps)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     step = 0
-    for epoch in range(epochs):
-        orders = [epoch_order(n_train, generator) for generator in generators]
-        for k, record in enumerate(records):
-            record.batch_order_fingerprint = chain_fingerprint(
-                record.batch_order_fingerprint, orders[k % n_seeds]
-            )
-        started = time.perf_counter()
-        for rows in torch.stack(orders).to(run_device).split(batch_size, dim=1):
-            if step == total_steps:
-                break
-            x = torch.stack([train_x.index_select(0, r) for r in rows])  # (S, B, features)
-            y = torch.stack([train_y.index_select(0, r) for r in rows])
-            losses = _stacked_objective(task, params, x, y)  # (S, L)
-            grads = torch.autograd.grad(losses.sum(), list(params.values()))
-            optimizer.step(dict(zip(params, grads, strict=True)))
-            runs.add_losses(losses.tolist(), step)
-            step += 1
-        runs.end_epoch(epoch, step, (time.perf_counter() - started) / n_models)
-        finished = epoch + 1 == epochs or step == total_steps
-        if eval_every_epoch or finished:
+    description = f"{optimizer_name} x {n_models} models"
+    with progress_bar(total_steps, description, progress_enabled(progress)) as bar:
+        for epoch in range(epochs):
+            orders = [epoch_order(n_train, generator) for generator in generators]
+            for k, record in enumerate(records):
+                record.batch_order_fingerprint = chain_fingerprint(
+                    record.batch_order_fingerprint, orders[k % n_seeds]
+                )
             started = time.perf_counter()
-            results = {
-                split: tuple(t.tolist() for t in _stacked_evaluate(task, params, x, y))
-                for split, (x, y) in eval_sets.items()
-            }
-            runs.add_evaluation(results, step, (time.perf_counter() - started) / n_models)
-        if finished:
-            break
+            for rows in torch.stack(orders).to(run_device).split(batch_size, dim=1):
+                if step == total_steps:
+                    break
+                x = torch.stack([train_x.index_select(0, r) for r in rows])  # (S, B, features)
+                y = torch.stack([train_y.index_select(0, r) for r in rows])
+                losses = _stacked_objective(task, params, x, y)  # (S, L)
+                grads = torch.autograd.grad(losses.sum(), list(params.values()))
+                optimizer.step(dict(zip(params, grads, strict=True)))
+                runs.add_losses(losses.tolist(), step)
+                step += 1
+                bar.update()
+            runs.end_epoch(epoch, step, (time.perf_counter() - started) / n_models)
+            finished = epoch + 1 == epochs or step == total_steps
+            if eval_every_epoch or finished:
+                started = time.perf_counter()
+                results = {
+                    split: tuple(t.tolist() for t in _stacked_evaluate(task, params, x, y))
+                    for split, (x, y) in eval_sets.items()
+                }
+                runs.add_evaluation(results, step, (time.perf_counter() - started) / n_models)
+            if finished:
+                break
     final = {name: p.detach() for name, p in params.items()}
     return SweepResult(lrs, seeds, records, runs.diverged_at, final)
 
@@ -412,6 +418,7 @@ def tune_lr(
     train_subset: int | None = None,
     max_steps: int | None = None,
     device: torch.device | str | None = None,
+    progress: bool | None = None,
 ) -> TuningResult:
     """:func:`optlib.train.tune_lr`, computed with one :func:`sweep` instead of many fits.
 
@@ -432,6 +439,7 @@ def tune_lr(
         train_subset=train_subset,
         max_steps=max_steps,
         device=device,
+        progress=progress,
     )
     scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
     for k, record in enumerate(result.records):

@@ -69,6 +69,7 @@ __all__ = [
     "log_grid",
     "make_task",
     "optimizer_factory",
+    "progress_bar",
     "recorded_hyperparameters",
     "save_runs",
     "summarize",
@@ -235,7 +236,7 @@ def progress_enabled(progress: bool | None) -> bool:
     return in_notebook or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
 
 
-def _progress_bar(total: int, description: str, enabled: bool, *, unit: str = "step"):
+def progress_bar(total: int, description: str, enabled: bool, *, unit: str = "step"):
     """A tqdm bar; per-run bars (steps) vanish when done, bars over runs stay."""
     from tqdm import tqdm
 
@@ -377,7 +378,7 @@ def fit(
     show = progress_enabled(progress)
     step = record.steps
     model.train()
-    with _progress_bar(total_steps, f"{name} seed={seed}", show) as bar:
+    with progress_bar(total_steps, f"{name} seed={seed}", show) as bar:
         bar.update(step)
         for epoch in range(record.epochs, epochs):
             order = epoch_order(n_train, batch_order)
@@ -544,7 +545,7 @@ def compare(
     run_device = torch.device(device) if device is not None else default_device()
     show = progress_enabled(progress)
     records = []
-    with _progress_bar(len(seeds) * len(factories), "runs", show, unit="run") as runs_bar:
+    with progress_bar(len(seeds) * len(factories), "runs", show, unit="run") as runs_bar:
         for seed in seeds:
             initial_model = task.make_model(seed)
             for label, factory in factories.items():
@@ -679,7 +680,7 @@ def tune_lr(
 
     scores = np.full((len(lrs), len(seeds)), np.inf)
     description = f"tune {optimizer_name}"
-    with _progress_bar(len(lrs) * len(seeds), description, show, unit="run") as runs_bar:
+    with progress_bar(len(lrs) * len(seeds), description, show, unit="run") as runs_bar:
         for j, seed in enumerate(seeds):
             initial_model = task.make_model(seed)
             for i, lr in enumerate(lrs):

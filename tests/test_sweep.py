@@ -169,3 +169,12 @@ def test_invalid_arguments_are_named(arguments, culprit):
 def test_unknown_architecture_is_refused():
     with pytest.raises(ValueError, match="mlp"):
         sweep.stacked_logits("resnet", {}, torch.zeros(1, 2, 3))
+
+
+def test_progress_bar_counts_the_shared_steps(capsys):
+    task = tiny_task("logreg")
+    sweep.sweep(task, "adam", [0.01, 0.1], [0, 1], epochs=2, batch_size=32, progress=True)
+    err = capsys.readouterr().err
+    assert "adam x 4 models" in err and "/10 " in err  # 2 epochs x ceil(150 / 32) steps
+    sweep.sweep(task, "adam", [0.01], [0], epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
