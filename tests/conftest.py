@@ -33,3 +33,13 @@ def run_mixed_groups(optimizer_class, **options):
 def run_mixed_groups_fixture():
     """:func:`run_mixed_groups`, for tests."""
     return run_mixed_groups
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny-tensor tests: threads gain nothing there, and
+    spinning threads slow a busy machine. Restores the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

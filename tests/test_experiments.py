@@ -29,14 +29,7 @@ from optlib.experiments import (
 from optlib.optim import SGD, Adagrad, Adam
 from optlib.results import SummaryRow
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(n: int, generator: torch.Generator, n_features: int = 12, n_classes: int = 3):

@@ -43,14 +43,7 @@ def tiny_task(model: str = "mlp", l2: float = 0.0, n_train: int = 200) -> Task:
     return Task("tiny", splits, model, in_features=20, n_classes=3, l2=l2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and idle OpenMP threads spinning on a busy
-    machine (e.g. under ``pytest -n 2``) make every op wait; restore the setting afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
