@@ -113,32 +113,6 @@ def _check_lr_fits(lr: float, dtypes: set[torch.dtype]) -> None:
             )
 
 
-def _batch_key(param: torch.Tensor, state: NamedTuple) -> tuple:
-    """Parameters with equal keys can share one call of the rule: same device and dtype, same
-    step count, and the same optional buffers present (e.g. SGD's momentum buffer after step 1).
-    """
-    layout = tuple(
-        "tensor" if isinstance(value, torch.Tensor) else value for value in state
-    )  # ints (the step count) and None are kept as they are
-    return (param.device, param.dtype, layout)
-
-
-def _stack(states: list[NamedTuple]) -> NamedTuple:
-    """Many per-tensor states -> one state whose tensor fields are TensorLists."""
-    fields = []
-    for values in zip(*states, strict=True):
-        fields.append(TensorList(values) if isinstance(values[0], torch.Tensor) else values[0])
-    return type(states[0])(*fields)
-
-
-def _unstack(state: NamedTuple, count: int) -> list[NamedTuple]:
-    """The inverse of :func:`_stack`: one per-tensor state per element of the TensorLists."""
-    return [
-        type(state)(*(value[i] if isinstance(value, TensorList) else value for value in state))
-        for i in range(count)
-    ]
-
-
 class _RuleOptimizer(Optimizer):
     """Base class: ``step()`` runs the pure rule on every parameter that has a gradient.
 
@@ -148,8 +122,8 @@ class _RuleOptimizer(Optimizer):
     Three ways to run a step, chosen by :meth:`steps_tensors_together` and :attr:`kernel`:
 
     * a subclass with an in-place :attr:`kernel` (:mod:`optlib.kernels`) runs it once per batch
-      of parameters sharing a device, a dtype and a state layout (:func:`_batch_key`), on plain
-      lists of tensors;
+      of parameters sharing a device, a dtype, a step count and the same stored buffers
+      (:meth:`_batches`), on plain lists of tensors;
     * otherwise the pure rule runs once per batch, on :class:`~optlib.tensorlist.TensorList` s:
       the rules use operators only, so they run on TensorLists unchanged, and each operator
       becomes one ``torch._foreach_*`` call for the whole batch (bit-identical to the next way,
@@ -210,32 +184,48 @@ class _RuleOptimizer(Optimizer):
             for param in params:
                 _check_supported(type(self).__name__, param)
             _check_lr_fits(hyper["lr"], {param.dtype for param in params})
-            if self.kernel is not None and self.steps_tensors_together(group):
-                self._step_with_kernel(params, group, hyper)
-                continue
-            states = [self._load(param, group) for param in params]
-            if self.steps_tensors_together(group):
-                self._step_on_tensorlists(params, states, hyper)
-            else:
-                for param, state in zip(params, states, strict=True):
-                    delta, new_state = self.rule(param.grad, state, param, **hyper)
+            if not self.steps_tensors_together(group):
+                for param in params:
+                    delta, new_state = self.rule(
+                        param.grad, self._load(param, group), param, **hyper
+                    )
                     param.add_(delta)
                     self._store(param, new_state)
+                continue
+            for batch, state in self._batches(params, group):
+                grads = [param.grad for param in batch]
+                if self.kernel is not None:  # updates the parameters and the state in place
+                    new_state = self.kernel(grads, state, batch, **hyper)
+                else:
+                    as_tensorlists = {
+                        field: TensorList(value)
+                        for field, value in state._asdict().items()
+                        if isinstance(value, list)
+                    }
+                    delta, new_state = self.rule(
+                        TensorList(grads), state._replace(**as_tensorlists), TensorList(batch),
+                        **hyper,
+                    )  # fmt: skip
+                    torch._foreach_add_(batch, list(delta))
+                self._store_batch(batch, new_state)
         return loss
 
-    def _step_with_kernel(
-        self, params: list[torch.Tensor], group: dict[str, Any], hyper: dict[str, Any]
-    ) -> None:
-        """Run the in-place kernel once per batch of parameters with the same device, dtype,
-        step count and stored buffers, on lists of the tensors ``self.state`` holds."""
+    def _batches(
+        self, params: list[torch.Tensor], group: dict[str, Any]
+    ) -> list[tuple[list[torch.Tensor], NamedTuple]]:
+        """The parameters in batches that one call of the rule can update: same device and dtype,
+        same step count, and the same buffers stored (e.g. SGD's momentum buffer exists only
+        after step 1). Each batch comes with its state: the rule's NamedTuple whose tensor fields
+        are lists of the tensors ``self.state`` holds (``None`` where a buffer is absent)."""
         batches: dict[tuple, list[torch.Tensor]] = {}
         for param in params:
             stored = self.state[param]
             if not stored:
                 self._store(param, self.init_state(param, group))
             buffers = tuple(key in stored for key in self.state_keys.values())
-            key = (param.device, param.dtype, int(stored["step"]), buffers)
+            key = (param.device, param.dtype, int(stored.get("step", 0)), buffers)
             batches.setdefault(key, []).append(param)
+        result = []
         for (_, _, step, _), batch in batches.items():
             stored_states = [self.state[param] for param in batch]
             fields = {
@@ -244,29 +234,19 @@ class _RuleOptimizer(Optimizer):
                 else None
                 for field, key in self.state_keys.items()
             }
-            fields["step"] = step
-            new_state = self.kernel(
-                [p.grad for p in batch], self.state_type(**fields), batch, **hyper
-            )
-            for stored in stored_states:  # the tensors were updated in place
-                stored["step"] = new_state.step
+            if "step" in fields:  # torch.optim keeps the step count as a float tensor
+                fields["step"] = step
+            result.append((batch, self.state_type(**fields)))
+        return result
 
-    def _step_on_tensorlists(
-        self, params: list[torch.Tensor], states: list[NamedTuple], hyper: dict[str, Any]
-    ) -> None:
-        """Run the pure rule once per batch of parameters that can share it (:func:`_batch_key`),
-        on TensorLists."""
-        batches: dict[tuple, list[int]] = {}
-        for index, (param, state) in enumerate(zip(params, states, strict=True)):
-            batches.setdefault(_batch_key(param, state), []).append(index)
-        for indices in batches.values():
-            batch = [params[i] for i in indices]
-            state = _stack([states[i] for i in indices])
-            grads = TensorList(param.grad for param in batch)
-            delta, new_state = self.rule(grads, state, TensorList(batch), **hyper)
-            torch._foreach_add_(batch, list(delta))
-            for param, param_state in zip(batch, _unstack(new_state, len(batch)), strict=True):
-                self._store(param, param_state)
+    def _store_batch(self, batch: list[torch.Tensor], state: NamedTuple) -> None:
+        """The inverse of :meth:`_batches`: element ``i`` of each list goes to ``batch[i]``."""
+        for index, param in enumerate(batch):
+            stored = self.state[param]
+            for field, value in zip(state._fields, state, strict=True):
+                if value is not None:
+                    is_list = isinstance(value, list | TensorList)
+                    stored[self.state_keys[field]] = value[index] if is_list else value
 
 
 class SGD(_RuleOptimizer):
