@@ -319,10 +319,6 @@ def sweep(
     hyperparameters = dict(hyperparameters or {})
     if "lr" in hyperparameters:
         raise ValueError("hyperparameters must not contain 'lr': sweep takes the lrs separately")
-    # The optimizer class validates the hyperparameters and knows its rule and initial state.
-    template = make_optimizer(
-        optimizer_name, [torch.zeros(1, requires_grad=True)], lr=lrs[0], **hyperparameters
-    )
 
     run_device = torch.device(device) if device is not None else default_device()
     dtype = dtype or task.splits.train_x.dtype
@@ -342,6 +338,7 @@ def sweep(
         per_seed = torch.stack([m.get_parameter(name).detach() for m in models])
         stacked = per_seed.unsqueeze(1).expand(n_seeds, n_lrs, *per_seed.shape[1:])
         params[name] = stacked.to(run_device).contiguous().requires_grad_()
+    # The optimizer class validates the hyperparameters (a ValueError naming the culprit).
     optimizer = _StackedOptimizer(optimizer_name, hyperparameters, params, lrs)
 
     steps_per_epoch = math.ceil(n_train / batch_size)
@@ -352,8 +349,8 @@ def sweep(
             lr=lr,
             task=task.name,
             batch_size=batch_size,
-            hyperparameters=recorded_hyperparameters(template),
-            algorithm=type(template).__name__.lower(),
+            hyperparameters=recorded_hyperparameters(optimizer.optimizer),
+            algorithm=type(optimizer.optimizer).__name__.lower(),
             n_train=n_train,
             steps_per_epoch=steps_per_epoch,
             init_fingerprint=parameter_fingerprint(model),
