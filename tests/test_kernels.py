@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import torch
+from test_tensorlist import tensors as mixed_tensors
 
 from optlib import kernels, optim, rules
 
@@ -16,11 +17,7 @@ TOLERANCE = 1e-13
 
 def tensors(seed: int, positive: bool = False) -> list[torch.Tensor]:
     """float64: a 0-d scalar, a vector, a matrix and a non-contiguous (transposed) matrix."""
-    generator = torch.Generator().manual_seed(seed)
-    shapes = [(), (5,), (3, 4)]
-    result = [torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
-    result.append(torch.randn(4, 6, generator=generator, dtype=torch.float64).t())
-    return [t.abs() + 0.1 for t in result] if positive else result
+    return mixed_tensors(torch.float64, seed, positive)
 
 
 def clones(values: list[torch.Tensor]) -> list[torch.Tensor]:
