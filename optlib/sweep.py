@@ -69,7 +69,7 @@ from optlib.train import (
     tuning_result,
 )
 
-__all__ = ["SweepResult", "stacked_logits", "sweep", "tune_lr"]
+__all__ = ["StackedOptimizer", "SweepResult", "stacked_logits", "sweep", "tune_lr"]
 
 
 class SweepResult(NamedTuple):
@@ -136,14 +136,25 @@ def stacked_logits(model: str, params: Mapping[str, Tensor], x: Tensor) -> Tenso
     raise ValueError(f"Invalid model: {model!r}; sweep supports 'mlp' and 'logreg'")
 
 
+def _cross_entropies(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross entropy of every example of every model: logits ``(S, L, B, classes)`` and labels
+    ``(S, L, B)`` give losses ``(S, L, B)``, the numbers ``F.cross_entropy`` gives row by row.
+
+    The classes go to axis 1 (``F.cross_entropy``'s layout for extra axes). On the CPU a
+    log-softmax over the last axis works through the rows one at a time, ten numbers each for
+    MNIST; over another axis it runs along the rows, all at once. For a step of 12 models x 64
+    rows (one thread) the log-softmax takes 7 instead of 130 microseconds, the loss's forward and
+    backward 90 instead of 230: a tenth of a logistic-regression sweep step.
+    """
+    return F.cross_entropy(logits.permute(0, 3, 1, 2), labels, reduction="none")
+
+
 def _stacked_objective(task: Task, params: Mapping[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
     """:func:`optlib.train.objective` of every model, shape ``(S, L)``: mean cross entropy plus
     ``task.l2`` times half the squared norm of the weight matrices."""
     logits = stacked_logits(task.model, params, x)
-    n_seeds, n_lrs, batch, n_classes = logits.shape
-    labels = y.unsqueeze(1).expand(n_seeds, n_lrs, batch)
-    losses = F.cross_entropy(logits.reshape(-1, n_classes), labels.reshape(-1), reduction="none")
-    loss = losses.view(n_seeds, n_lrs, batch).mean(dim=-1)
+    n_seeds, n_lrs, batch, _ = logits.shape
+    loss = _cross_entropies(logits, y.unsqueeze(1).expand(n_seeds, n_lrs, batch)).mean(dim=-1)
     if task.l2:
         matrices = [p for p in params.values() if p.dim() >= 4]  # (S, L, out, in)
         loss = loss + task.l2 * sum(0.5 * w.square().flatten(2).sum(dim=-1) for w in matrices)
@@ -160,10 +171,7 @@ def _stacked_evaluate(
     for start in range(0, len(x), EVAL_BATCH_SIZE):
         logits = stacked_logits(task.model, params, x[start : start + EVAL_BATCH_SIZE])
         labels = y[start : start + EVAL_BATCH_SIZE].expand(logits.shape[:-1])
-        losses = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none"
-        )
-        total_loss = total_loss + losses.view(labels.shape).sum(dim=-1)
+        total_loss = total_loss + _cross_entropies(logits, labels).sum(dim=-1)
         correct = correct + (logits.argmax(dim=-1) == labels).sum(dim=-1)
     # Accuracies in float64, as fit computes them in Python (a float32 0.68 is 0.68000001).
     return total_loss / len(x), correct.to(torch.float64) / len(x)
@@ -172,7 +180,7 @@ def _stacked_evaluate(
 # --------------------------------------------------------------------------------------------
 # The update: one optlib optimizer over every model's weights
 # --------------------------------------------------------------------------------------------
-class _StackedOptimizer:
+class StackedOptimizer:
     """An optlib optimizer whose parameters are views of the stacked weights, one per
     (learning rate, parameter name).
 
@@ -339,7 +347,7 @@ def sweep(
         stacked = per_seed.unsqueeze(1).expand(n_seeds, n_lrs, *per_seed.shape[1:])
         params[name] = stacked.to(run_device).contiguous().requires_grad_()
     # The optimizer class validates the hyperparameters (a ValueError naming the culprit).
-    optimizer = _StackedOptimizer(optimizer_name, hyperparameters, params, lrs)
+    optimizer = StackedOptimizer(optimizer_name, hyperparameters, params, lrs)
 
     steps_per_epoch = math.ceil(n_train / batch_size)
     records = [
@@ -380,8 +388,9 @@ def sweep(
             for rows in torch.stack(orders).to(run_device).split(batch_size, dim=1):
                 if step == total_steps:
                     break
-                x = torch.stack([train_x.index_select(0, r) for r in rows])  # (S, B, features)
-                y = torch.stack([train_y.index_select(0, r) for r in rows])
+                flat_rows = rows.flatten()  # one gather for every seed's minibatch
+                x = train_x.index_select(0, flat_rows).view(n_seeds, -1, train_x.shape[1])
+                y = train_y.index_select(0, flat_rows).view(n_seeds, -1)
                 losses = _stacked_objective(task, params, x, y)  # (S, L)
                 grads = torch.autograd.grad(losses.sum(), list(params.values()))
                 optimizer.step(dict(zip(params, grads, strict=True)))
