@@ -20,7 +20,9 @@ Sections (MNIST must be available, e.g. ``OPTLIB_DATA_DIR=/path/to/data``):
 3. **Learning-rate sweep**: :func:`optlib.sweep.sweep` (all models at once) against one
    :func:`~optlib.train.fit` per (learning rate, seed), and against the generic design,
    ``torch.func.vmap`` over ``functional_call`` with the pure rule broadcasting over the model
-   axis (:func:`vmap_training_seconds`).
+   axis (:func:`vmap_training_seconds`). Also timed: the work no sweep can share
+   (:func:`sweep_floor_seconds`), which bounds what any sweep could gain, and, when several
+   thread counts ran, each contender at its fastest setting (:func:`best_threads_goals`).
 4. **Chapters**: execution time of every chapter, read from the last ``make book`` log
    (``_build/build.log``) or the built execution-times page; ``--chapters``/``--book`` measure
    afresh.
@@ -336,13 +338,74 @@ def vmap_training_seconds(
     return time.perf_counter() - started, params
 
 
+def matrix_products(
+    x: torch.Tensor, weights: Sequence[torch.Tensor], output_grads: Sequence[torch.Tensor]
+) -> list[torch.Tensor]:
+    """The matrix products of one sweep step, without anything around them.
+
+    ``x`` is ``(S, B, in)``, one minibatch per seed; ``weights`` are the stacked weight matrices
+    ``(S, L, out, in)``, input layer first; ``output_grads[k]`` is the gradient of the loss with
+    respect to layer ``k``'s output, ``(S, B, L * out)`` for the first layer (the layout of its
+    wide product) and ``(S * L, B, out)`` for the others. Returns, layer by layer, the output
+    (without bias), the weight gradient and, above the first layer, the gradient for the layer
+    below: every product :func:`optlib.sweep.sweep`'s forward and backward pass computes
+    (``tests/test_bench.py`` checks them against autograd). Layer inputs above the first are
+    the output gradients' shape: the arithmetic, not the values, is what is timed.
+    """
+    n_seeds, n_lrs = weights[0].shape[:2]
+    first = weights[0].reshape(n_seeds, -1, weights[0].shape[-1])  # (S, L * out, in)
+    products = []
+    for x_s, w_s, grad_s in zip(x, first, output_grads[0], strict=True):
+        products += [x_s @ w_s.T, grad_s.T @ x_s]  # one wide product per seed, and its gradient
+    inputs = products[0].new_ones(n_seeds * n_lrs, x.shape[1], first.shape[1] // n_lrs)
+    for weight, grad in zip(weights[1:], output_grads[1:], strict=True):
+        w = weight.reshape(n_seeds * n_lrs, *weight.shape[2:])  # (S * L, out, in)
+        products += [inputs @ w.transpose(1, 2), grad.transpose(1, 2) @ inputs, grad @ w]
+        inputs = products[-3]
+    return products
+
+
+def sweep_floor_seconds(
+    task: train.Task, lrs: Sequence[float], seeds: Sequence[int], steps: int
+) -> float:
+    """Seconds of the work a sweep of ``len(lrs) x len(seeds)`` models cannot share, for
+    ``steps`` steps of batch 64: the matrix products (:func:`matrix_products`) and one step of
+    optlib's Adam over all the models' weights, as :func:`optlib.sweep.sweep` runs it. Left out:
+    gathering minibatches, biases, activations, the loss and autograd's bookkeeping. So
+    (sequential fits' time) / (this) bounds what any sweep with these products and this
+    optimizer can gain; the products already run at the machine's matrix-multiply speed."""
+    n_seeds, n_lrs = len(seeds), len(lrs)
+    model = task.make_model(seeds[0])
+    params = {
+        name: p.detach().expand(n_seeds, n_lrs, *p.shape).clone()
+        for name, p in model.named_parameters()
+    }
+    weights = [p for p in params.values() if p.dim() == 4]
+    x = task.splits.train_x[: n_seeds * 64].view(n_seeds, 64, -1)
+    output_grads = [torch.randn(n_seeds, 64, n_lrs * weights[0].shape[2])]
+    output_grads += [torch.randn(n_seeds * n_lrs, 64, w.shape[2]) for w in weights[1:]]
+    grads = {name: 1e-3 * torch.randn_like(p) for name, p in params.items()}
+    optimizer = sweep.StackedOptimizer("adam", {}, params, lrs)
+    started = time.perf_counter()
+    for _ in range(steps):
+        matrix_products(x, weights, output_grads)
+        optimizer.step(grads)
+    return time.perf_counter() - started
+
+
 def bench_sweep(
-    task: train.Task, target: float, steps: int, repeats: int, threads: int
+    task: train.Task,
+    target: float,
+    steps: int,
+    repeats: int,
+    threads: int,
+    medians: dict[tuple[str, int], dict[str, float]],
 ) -> list[Goal]:
-    """All (lr, seed) models at once against one ``fit`` each; also checks that they agree."""
+    """All (lr, seed) models at once against one ``fit`` each; also checks that they agree.
+    Stores the median training seconds of each contender in ``medians[(model, threads)]``."""
     lrs, seeds = (3e-4, 1e-3, 3e-3, 1e-2), (0, 1, 2)
     n_train = steps * 64
-    training: dict[str, list[float]] = {"sequential": [], "sweep": [], "vmap": []}
+    training: dict[str, list[float]] = {"sequential": [], "sweep": [], "vmap": [], "floor": []}
     val_losses: dict[str, list[float]] = {}
 
     def sequential() -> float:
@@ -380,7 +443,11 @@ def bench_sweep(
         training["vmap"].append(vmap_training_seconds(task, lrs, seeds, n_train)[0])
         return training["vmap"][-1]
 
-    candidates = {"sequential": sequential, "sweep": vectorized, "vmap": with_vmap}
+    def floor() -> float:
+        training["floor"].append(sweep_floor_seconds(task, lrs, seeds, steps))
+        return training["floor"][-1]
+
+    candidates = {"sequential": sequential, "sweep": vectorized, "vmap": with_vmap, "floor": floor}
     alternate(candidates, 1)  # warm-up
     for seconds in training.values():
         seconds.clear()
@@ -396,13 +463,17 @@ def bench_sweep(
         "sequential": f"{n_models} x fit, one after another",
         "sweep": "optlib.sweep.sweep",
         "vmap": "torch.func.vmap + pure rule (contender)",
+        "floor": "what no sweep can share (products + update)",
     }
     print_table({f"{labels[k]}: training steps": v for k, v in training.items()}, "s", 1.0)
-    del totals["vmap"]  # it trains only: no evaluation to compare
+    del totals["vmap"], totals["floor"]  # they train only: no evaluation to compare
     print_table({f"{labels[k]}: in all": v for k, v in totals.items()}, "s", 1.0)
     vmap_ratio = paired_ratio(training, "sequential", "vmap")
     print(f"  torch.func.vmap + pure rule, speed-up over sequential fits: {vmap_ratio:.2f}x")
+    bound = paired_ratio(training, "sequential", "floor")
+    print(f"  the most any such sweep could gain (sequential / what it cannot share): {bound:.2f}x")
     print(f"  largest difference in final validation loss (float32): {agreement:.1e}")
+    medians[(task.model, threads)] = {k: statistics.median(v) for k, v in training.items()}
     end_to_end = paired_ratio(totals, "sequential", "sweep")
     print(f"  speed-up in all, evaluation and set-up included: {end_to_end:.2f}x")
     goal = Goal(
@@ -414,6 +485,31 @@ def bench_sweep(
     )
     print(goal.line())
     return [goal]
+
+
+def best_threads_goals(
+    medians: Mapping[tuple[str, int], Mapping[str, float]], targets: Mapping[str, float]
+) -> list[Goal]:
+    """The sweep at its fastest thread count against sequential fits at theirs.
+
+    With two threads on two cores a sequential fit of a small model can be *slower* than with
+    one (the second thread mostly waits), which flatters a same-thread-count ratio. A user who
+    picks the best setting for each gets this ratio of median times (a ratio of medians, not a
+    paired median: the two may come from different thread counts). ``medians`` is what
+    :func:`bench_sweep` stores; a model measured at fewer than two thread counts is skipped.
+    Their :attr:`Goal.threads` is 0.
+    """
+    goals = []
+    for model, target in targets.items():
+        by_threads = {t: times for (name, t), times in medians.items() if name == model}
+        if len(by_threads) < 2:
+            continue
+        sequential = min(by_threads, key=lambda t: by_threads[t]["sequential"])
+        swept = min(by_threads, key=lambda t: by_threads[t]["sweep"])
+        ratio = by_threads[sequential]["sequential"] / by_threads[swept]["sweep"]
+        name = f"sweep ({swept} thr) / sequential fits ({sequential} thr), {model}"
+        goals.append(Goal(name, ratio, target, True, 0))
+    return goals
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,6 +622,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, device: CPU, {load_average()}")
     goals: list[Goal] = []
+    sweep_medians: dict[tuple[str, int], dict[str, float]] = {}
+    sweep_targets = {"logreg": 3.0, "mlp": 1.5}
     tasks: dict[str, train.Task] = {}
     if {"loop", "sweep"} & set(args.only):
         try:
@@ -540,14 +638,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             goals += bench_optimizer_step(repeats, 0.05 if args.quick else 0.1, threads)
         if "sweep" in args.only and tasks:
             sweep_repeats = 2 if args.quick else 5
-            goals += bench_sweep(tasks["mnist-logreg"], 3.0, steps, sweep_repeats, threads)
-            goals += bench_sweep(tasks["mnist-mlp"], 1.5, steps, sweep_repeats, threads)
+            for task in (tasks["mnist-logreg"], tasks["mnist-mlp"]):
+                target = sweep_targets[task.model]
+                goals += bench_sweep(task, target, steps, sweep_repeats, threads, sweep_medians)
+    goals += best_threads_goals(sweep_medians, sweep_targets)
     if "chapters" in args.only:
         report_chapters(args.root, args.chapters, args.book)
 
     print(f"\nSummary (ratios are medians of paired repeats; {load_average()})")
-    for threads in args.threads:
-        print(f" threads={threads}")
+    for threads in [*args.threads, 0]:
+        if not any(goal.threads == threads for goal in goals):
+            continue
+        print(f" threads={threads}" if threads else " the best thread count for each")
         for goal in goals:
             if goal.threads == threads:
                 print(goal.line())

@@ -131,3 +131,55 @@ def test_the_vmap_contender_trains_the_models_the_sweep_trains():
                 torch.testing.assert_close(
                     params[name][i * len(seeds) + j], expected, rtol=1e-12, atol=1e-14
                 )
+
+
+def test_the_floors_matrix_products_are_the_sweeps():
+    """The floor times the products a sweep step computes: its first-layer outputs are the
+    sweep's logits (biases zero), and each gradient product is what autograd computes."""
+    torch.manual_seed(0)
+    n_seeds, n_lrs, batch = 2, 3, 5
+    x = torch.randn(n_seeds, batch, 7, dtype=torch.float64)
+    weights = [
+        torch.randn(n_seeds, n_lrs, 4, 7, dtype=torch.float64, requires_grad=True),
+        torch.randn(n_seeds, n_lrs, 3, 4, dtype=torch.float64, requires_grad=True),
+    ]
+    output_grads = [
+        torch.randn(n_seeds, batch, n_lrs * 4, dtype=torch.float64),
+        torch.randn(n_seeds * n_lrs, batch, 3, dtype=torch.float64),
+    ]
+    products = bench.matrix_products(x, [w.detach() for w in weights], output_grads)
+    assert len(products) == 2 * n_seeds + 3
+
+    zero_bias = torch.zeros(n_seeds, n_lrs, 4, dtype=torch.float64)
+    logits = sweep.stacked_logits(
+        "logreg", {"linear.weight": weights[0], "linear.bias": zero_bias}, x
+    )
+    for s in range(n_seeds):
+        wide = logits[s].transpose(0, 1).reshape(batch, -1)  # (B, L * out), lr-major columns
+        torch.testing.assert_close(products[2 * s], wide)
+    (first_grad,) = torch.autograd.grad(
+        logits, weights[0], output_grads[0].view(n_seeds, batch, n_lrs, 4).transpose(1, 2)
+    )
+    for s in range(n_seeds):
+        torch.testing.assert_close(products[2 * s + 1], first_grad[s].reshape(n_lrs * 4, 7))
+
+    inputs = torch.ones(n_seeds * n_lrs, batch, 4, dtype=torch.float64, requires_grad=True)
+    second = weights[1].reshape(n_seeds * n_lrs, 3, 4)
+    outputs = inputs @ second.transpose(1, 2)
+    weight_grad, input_grad = torch.autograd.grad(outputs, [weights[1], inputs], output_grads[1])
+    forward, weight_product, input_product = products[2 * n_seeds :]
+    torch.testing.assert_close(forward, outputs)
+    torch.testing.assert_close(weight_product, weight_grad.reshape(n_seeds * n_lrs, 3, 4))
+    torch.testing.assert_close(input_product, input_grad)
+
+
+def test_best_threads_goal_pits_each_contender_at_its_fastest_setting():
+    medians = {
+        ("mlp", 1): {"sequential": 2.2, "sweep": 2.0},
+        ("mlp", 2): {"sequential": 3.0, "sweep": 1.4},  # sequential fits slower with 2 threads
+        ("logreg", 1): {"sequential": 1.0, "sweep": 0.3},
+    }
+    (goal,) = bench.best_threads_goals(medians, {"mlp": 1.5, "logreg": 3.0})
+    assert goal.ratio == pytest.approx(2.2 / 1.4)  # not 3.0 / 1.4 at two threads
+    assert "(2 thr)" in goal.name and "(1 thr)" in goal.name and goal.met
+    assert goal.threads == 0  # logreg was measured at one thread count only: skipped
