@@ -1,0 +1,103 @@
+"""The book's prose states no measured number by hand (issue 17).
+
+Every measured number must reach the prose through myst-nb's ``glue`` from the cell that computed
+it, so the sentence cannot drift from the result. This test reads every page of the book (the six
+chapters, the intro and the appendix pages) and fails on a *measured-looking* number typed into
+the prose: a number with a decimal point (``0.93``, ``1.5x``) or a percentage (``97 %``).
+
+What is not prose, and so not looked at: math (``$...$``, ``$$...$$``), code spans and code
+blocks, MyST roles (``{glue:text}`...```, ``{cite:p}`...```, ``{ref}`...```, ...), directive
+options (``:label: ...``), labels and URLs.
+
+What is allowed, because it is not a measurement of this book:
+
+* section numbers written with a section sign or the word "section" (``§6.1``, ``section 4.2``);
+* a cited figure: a paragraph that carries a ``{cite:p}``/``{cite:t}`` role may quote the cited
+  work's numbers;
+* hyperparameter values and constants, *if* written as math or code (``$\\beta_2 = 0.999$``,
+  ```lr=1e-3```): that is how the book writes definitions, so a bare ``0.999`` in a sentence is
+  flagged and must be moved into math or code.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(
+    [*ROOT.glob("chapters/0[1-6]_*.ipynb"), ROOT / "intro.md", *ROOT.glob("appendix/*.ipynb")]
+    + [*ROOT.glob("appendix/*.md")]
+)
+
+NOT_PROSE = [
+    re.compile(r"```.*?```|~~~.*?~~~", re.S),  # code blocks and directive bodies' fences
+    re.compile(r"\$\$.*?\$\$", re.S),  # display math
+    re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S),  # amsmath environments
+    re.compile(r"(?<!\\)\$[^$\n]+\$"),  # inline math
+    re.compile(r"\{[\w:.-]+\}`[^`]*`"),  # MyST roles: {glue:text}`k:.2f`, {cite:p}`x`, {ref}`y`
+    re.compile(r"`[^`\n]*`"),  # code spans
+    re.compile(r"(?m)^\s*:[\w-]+:.*$"),  # directive options
+    re.compile(r"(?m)^\s*\([\w:.-]+\)=\s*$"),  # labels
+    re.compile(r"https?://\S+"),  # URLs
+]
+MEASURED_LOOKING = re.compile(r"(?<![\w.§])(\d+(?:\.\d+)?\s?%|\d+\.\d+)")
+SECTION_NUMBER = re.compile(r"(§|[Ss]ections?\s+|[Ss]ecs?\.\s*)$")
+CITATION = re.compile(r"\{cite(:[a-z]+)?\}`")
+
+
+def markdown_of(page: Path) -> str:
+    if page.suffix == ".md":
+        return page.read_text(encoding="utf-8")
+    notebook = nbformat.read(page, as_version=4)
+    return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def strip_non_prose(text: str) -> str:
+    for pattern in NOT_PROSE:
+        text = pattern.sub(" ", text)
+    return text
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """Measured-looking numbers in the prose of ``markdown``, with their context."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", markdown):
+        if CITATION.search(paragraph):
+            continue
+        prose = strip_non_prose(paragraph)
+        for match in MEASURED_LOOKING.finditer(prose):
+            if SECTION_NUMBER.search(prose[: match.start()]):
+                continue
+            context = " ".join(prose[max(0, match.start() - 50) : match.end() + 30].split())
+            found.append(f"{match.group(0)!r} in '...{context}...'")
+    return found
+
+
+def test_the_rule_catches_typed_numbers_and_spares_the_rest() -> None:
+    assert typed_numbers("Adam reached 97.8 % accuracy.") == [
+        "'97.8 %' in '...Adam reached 97.8 % accuracy....'"
+    ]
+    assert typed_numbers("The ratio is 1.5x, see below.")
+    assert typed_numbers("with beta2 = 0.999 the correction fades")
+    assert typed_numbers("Adam's accuracy was 91 % after one epoch.")
+    spared = (
+        "Adam reached {glue:text}`ch4_acc:.1f` % with $\\beta_2 = 0.999$ and `lr=1e-3`; "
+        "see §6.1 and section 4.2.\n\n"
+        "Kingma & Ba report 1.5x faster convergence {cite:p}`kingma2015`.\n\n"
+        "$$\n\\alpha = 0.001\n$$\n\n```python\nx = 0.5\n```\n\n(sec-2.1)=\n"
+    )
+    assert typed_numbers(spared) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_no_measured_number_is_typed_into_the_prose(page: Path) -> None:
+    found = typed_numbers(markdown_of(page))
+    assert not found, (
+        f"{page.relative_to(ROOT)} types measured-looking numbers into its prose; glue them "
+        "from the cell that computes them ({glue:text}), or write constants as math/code:\n  "
+        + "\n  ".join(found)
+    )
