@@ -1,0 +1,243 @@
+r"""Chapter 4's helpers: paired differences across seeds, and the chapter's figures.
+
+* :func:`paired_difference` summarises a comparison run seed by seed (same initial weights, same
+  minibatches for both optimizers): the mean difference, its Student-*t* confidence interval and
+  the smallest effect the experiment could have detected. It is what lets the chapter say "no
+  difference detected at this budget" with the size of difference that statement rules out.
+* :data:`STYLES`, :func:`plot_loss_curves`, :func:`plot_lr_sensitivity` and
+  :func:`plot_paired_differences` draw the chapter's figures: every line has its own colour *and*
+  marker *and* dash, so the four lines of the Kingma & Ba protocol (two of them Adagrad) stay
+  apart at a glance and in greyscale; legends go below the axes, off the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from scipy import stats
+
+from optlib import plotting
+from optlib.results import RunRecord, group_by_optimizer, training_loss_curve
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from optlib.train import TuningResult
+
+__all__ = [
+    "STYLES",
+    "LineStyle",
+    "PairedDifference",
+    "legend_below",
+    "paired_difference",
+    "plot_loss_curves",
+    "plot_loss_differences",
+    "plot_lr_sensitivity",
+    "plot_paired_differences",
+]
+
+
+class PairedDifference(NamedTuple):
+    r"""Differences :math:`d_s = a_s - b_s` over seeds :math:`s = 1..n`, summarised."""
+
+    mean: float
+    low: float
+    """Lower end of the confidence interval of the mean difference."""
+    high: float
+    """Upper end of the confidence interval of the mean difference."""
+    std: float
+    """Sample standard deviation of the differences (``ddof=1``)."""
+    n: int
+    confidence: float
+    detectable: float
+    r"""Smallest true mean difference a two-sided paired *t*-test at level ``1 - confidence``
+    detects with probability ``power``: :math:`(t_{1-\alpha/2,\,n-1} + t_{\mathrm{power},\,n-1})
+    \, s/\sqrt{n}` (the usual normal-theory approximation, with the observed :math:`s`)."""
+
+
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95, power: float = 0.8
+) -> PairedDifference:
+    r"""Mean of ``a[s] - b[s]`` over seeds, its Student-*t* interval and the detectable effect.
+
+    .. math:: \bar d \pm t_{1-\alpha/2,\,n-1}\, \frac{s_d}{\sqrt{n}}, \qquad
+              \alpha = 1 - \text{confidence}
+
+    ``a`` and ``b`` must be paired: entry ``s`` of each comes from the same seed.
+
+    >>> result = paired_difference([0.95, 0.96, 0.97], [0.94, 0.96, 0.95])
+    >>> round(result.mean, 4), result.low < result.mean < result.high, result.n
+    (0.01, True, 3)
+    """
+    a_values, b_values = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a_values.shape != b_values.shape or a_values.ndim != 1:
+        raise ValueError(
+            f"Invalid pairs: a has shape {a_values.shape}, b has shape {b_values.shape} "
+            "(expected two 1-D sequences of the same length, one entry per seed)"
+        )
+    if len(a_values) < 2:
+        raise ValueError(f"Invalid pairs: {len(a_values)} seed(s) (need at least 2)")
+    if not 0 < confidence < 1:
+        raise ValueError(f"Invalid confidence: {confidence} (expected a number in (0, 1))")
+    if not 0 < power < 1:
+        raise ValueError(f"Invalid power: {power} (expected a number in (0, 1))")
+    differences = a_values - b_values
+    n = len(differences)
+    mean = float(differences.mean())
+    std = float(differences.std(ddof=1))
+    standard_error = std / math.sqrt(n)
+    t_interval = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+    t_power = float(stats.t.ppf(power, n - 1))
+    return PairedDifference(
+        mean=mean,
+        low=mean - t_interval * standard_error,
+        high=mean + t_interval * standard_error,
+        std=std,
+        n=n,
+        confidence=confidence,
+        detectable=(t_interval + t_power) * standard_error,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+class LineStyle(NamedTuple):
+    """How one line of the chapter is drawn and named."""
+
+    color: str
+    marker: str
+    linestyle: str | tuple[float, tuple[float, ...]]
+    name: str
+
+
+STYLES: dict[str, LineStyle] = {
+    "adam": LineStyle(plotting.color("adam"), "X", "-", "Adam"),
+    "adagrad": LineStyle(plotting.color("adagrad"), "D", "--", "Adagrad"),
+    "adam-decayed": LineStyle(plotting.color("adam"), "X", "-", "Adam, α/√t"),
+    "nesterov-decayed": LineStyle(
+        plotting.color("nesterov"), "^", (0, (5, 2, 1, 2)), "SGD + Nesterov, α/√t"
+    ),
+    "adagrad-constant": LineStyle(plotting.color("adagrad"), "D", "--", "Adagrad, constant α"),
+    # The same optimizer as "adagrad-constant" on another schedule: a colour of its own (Tol's
+    # purple, used by no other optimizer in the book) so that no two lines of a figure share one.
+    "adagrad-decayed": LineStyle("#AA4499", "o", ":", "Adagrad, α/√t"),
+}
+"""The chapter's lines by run label. Within the MNIST comparison (``adam``, ``adagrad``) and
+within the Kingma & Ba protocol (the other four) colours, markers and dashes are all distinct."""
+
+
+def legend_below(ax: Axes, ncol: int = 2) -> None:
+    """The legend of ``ax`` centred under its x-axis label, off the data."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, frameon=False)
+
+
+def plot_loss_curves(ax: Axes, runs: Sequence[RunRecord], *, window: int | None = None) -> None:
+    """Minibatch training loss (window means, log scale), mean ± std over seeds, one styled
+    line per run label (markers at every fourth point, staggered between lines). No legend: see
+    :func:`legend_below`."""
+    for index, (label, group) in enumerate(group_by_optimizer(runs).items()):
+        style = STYLES[label]
+        curve = training_loss_curve(group, window)
+        ax.plot(
+            curve.x,
+            curve.mean,
+            color=style.color,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markevery=(index % 4, 4),  # staggered, so lines that coincide still show
+            markersize=5,
+            label=f"{style.name} ({len(group)} seeds)",
+        )
+        ax.fill_between(
+            curve.x, curve.mean - curve.std, curve.mean + curve.std, color=style.color, alpha=0.2
+        )
+    ax.set(xlabel="epoch", ylabel="training loss (nats)", yscale="log")
+
+
+def plot_loss_differences(
+    ax: Axes, runs: Sequence[RunRecord], reference: str, *, window: int | None = None
+) -> None:
+    """Each label's training loss minus ``reference``'s, seed by seed (same initial weights and
+    minibatches), then mean ± std over seeds: curves that coincide in :func:`plot_loss_curves`
+    separate here. The reference is the zero line."""
+    groups = group_by_optimizer(runs)
+    if reference not in groups:
+        raise ValueError(f"Invalid reference: {reference!r}; labels are {', '.join(groups)}")
+    reference_by_seed = {run.seed: run for run in groups[reference]}
+    ax.axhline(0.0, color=STYLES[reference].color, linewidth=1.5, label=STYLES[reference].name)
+    for index, (label, group) in enumerate(groups.items()):
+        if label == reference:
+            continue
+        style = STYLES[label]
+        own = training_loss_curve(group, window)
+        paired = [
+            training_loss_curve([run], window).mean
+            - training_loss_curve([reference_by_seed[run.seed]], window).mean
+            for run in group
+        ]
+        n = min(len(own.x), *(len(values) for values in paired))
+        paired = [values[:n] for values in paired]
+        mean = np.mean(paired, axis=0)
+        std = np.std(paired, axis=0, ddof=1) if len(paired) > 1 else np.zeros(n)
+        ax.plot(
+            own.x[:n],
+            mean,
+            color=style.color,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markevery=(index % 4, 4),
+            markersize=5,
+            label=style.name,
+        )
+        ax.fill_between(own.x[:n], mean - std, mean + std, color=style.color, alpha=0.2)
+    ax.set(xlabel="epoch", ylabel=f"loss minus {STYLES[reference].name} (nats)")
+
+
+def plot_lr_sensitivity(ax: Axes, tunings: Sequence[TuningResult]) -> None:
+    """Validation loss after tuning against the learning rate (log axis), mean ± std over seeds
+    when there are several; a large star marks each chosen learning rate. No legend."""
+    for result in tunings:
+        style = STYLES[result.optimizer]
+        lrs, mean = np.asarray(result.lrs), np.asarray(result.mean_val_loss)
+        std = np.nan_to_num(np.asarray(result.std_val_loss))
+        finite = np.isfinite(mean)
+        ax.errorbar(
+            lrs[finite],
+            mean[finite],
+            yerr=std[finite],
+            color=style.color,
+            linestyle=style.linestyle,
+            marker=style.marker,
+            markersize=6,
+            capsize=3,
+            label=style.name,
+        )
+        best = int(np.argmin(mean))
+        ax.plot(lrs[best], mean[best], marker="*", markersize=16, color=style.color, zorder=3)
+    ax.set(xscale="log", xlabel="learning rate", ylabel="validation loss (nats)")
+
+
+def plot_paired_differences(
+    ax: Axes, differences: Sequence[float], summary: PairedDifference, *, unit: str
+) -> None:
+    """One dot per seed for a paired difference, the mean with its confidence interval beside
+    them, and the zero line: a difference plot, so no run hides under another."""
+    values = np.asarray(differences, dtype=float)
+    ax.axhline(0.0, color="0.4", linewidth=1)
+    ax.scatter(np.zeros(len(values)), values, color="0.2", zorder=3, label="one seed")
+    ax.errorbar(
+        [0.4],
+        [summary.mean],
+        yerr=[[summary.mean - summary.low], [summary.high - summary.mean]],
+        color="0.2",
+        marker="D",
+        capsize=5,
+        label=f"mean, {summary.confidence:.0%} interval",
+    )
+    ax.set_xlim(-0.5, 0.9)
+    ax.set_xticks([])
+    ax.set_ylabel(unit)
