@@ -1,40 +1,50 @@
-"""One palette and one look for every figure in the book.
+"""One look for every figure in the book: each optimizer has one colour, one marker and one dash.
 
-Each optimizer has one colour across the whole book (Okabe-Ito colour-blind-safe hues), so a reader
-who learned "Adam is vermilion" in chapter 2 can read chapter 4's curves without the legend.
+Colours are Okabe-Ito / Tol colour-blind-safe hues; the marker and the dash pattern tell the lines
+apart in greyscale print too. A reader who learned "Adam is the vermilion solid line with crosses"
+in chapter 2 reads chapter 4's curves without the legend. Draw a line with
+``ax.plot(x, y, **line_style("adam"))``.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import matplotlib as mpl
 
-COLORS: dict[str, str] = {
-    "sgd": "#555555",
-    "momentum": "#009E73",
-    "nesterov": "#56B4E9",
-    "adagrad": "#0072B2",
-    "rmsprop": "#E69F00",
-    "adadelta": "#999933",
-    "adam": "#D55E00",
-    "amsgrad": "#882255",
-    "adamw": "#CC79A7",
-    "nelder-mead": "#117733",
-    "cma-es": "#44AA99",
-}
 
-LABELS: dict[str, str] = {
-    "sgd": "SGD",
-    "momentum": "SGD + momentum",
-    "nesterov": "SGD + Nesterov",
-    "adagrad": "Adagrad",
-    "rmsprop": "RMSprop",
-    "adadelta": "Adadelta",
-    "adam": "Adam",
-    "amsgrad": "AMSGrad",
-    "adamw": "AdamW",
-    "nelder-mead": "Nelder–Mead",
-    "cma-es": "CMA-ES",
+class Style(NamedTuple):
+    """How one optimizer is drawn and named everywhere in the book."""
+
+    color: str
+    marker: str
+    dash: str | tuple[float, tuple[float, ...]]  # a matplotlib linestyle
+    label: str
+
+
+STYLES: dict[str, Style] = {
+    "sgd": Style("#555555", "o", ":", "SGD"),
+    "momentum": Style("#009E73", "s", "-.", "SGD + momentum"),
+    "nesterov": Style("#56B4E9", "^", (0, (5, 2, 1, 2, 1, 2)), "SGD + Nesterov"),
+    "adagrad": Style("#0072B2", "D", "--", "Adagrad"),
+    "adagrad-decayed": Style("#0072B2", "d", (0, (1, 1)), "Adagrad, α/√t"),
+    "rmsprop": Style("#E69F00", "v", (0, (3, 1, 1, 1)), "RMSprop"),
+    "adadelta": Style("#999933", "<", (0, (5, 5)), "Adadelta"),
+    "adam": Style("#D55E00", "X", "-", "Adam"),
+    "amsgrad": Style("#882255", "*", (0, (6, 2)), "AMSGrad"),
+    "adamw": Style("#CC79A7", "h", (0, (8, 2, 2, 2)), "AdamW"),
+    "nelder-mead": Style("#117733", ">", (0, (2, 3)), "Nelder–Mead"),
+    "cma-es": Style("#44AA99", "p", (0, (4, 2, 1, 2)), "CMA-ES"),
+    # Chapter 4's protocol of Kingma & Ba (2015, section 6.1): step size alpha / sqrt(t).
+    "adam-decayed": Style("#D55E00", "X", "-", "Adam, α/√t"),
+    "nesterov-decayed": Style("#56B4E9", "^", (0, (5, 2, 1, 2, 1, 2)), "SGD + Nesterov, α/√t"),
+    "adagrad-constant": Style("#0072B2", "D", "--", "Adagrad, constant α"),
 }
+"""Every optimizer the book draws. Within the eleven plain optimizers, colours, markers and dash
+patterns are all distinct (``tests/test_figures.py`` checks it)."""
+
+COLORS: dict[str, str] = {name: style.color for name, style in STYLES.items()}
+LABELS: dict[str, str] = {name: style.label for name, style in STYLES.items()}
 
 _ALIASES = {
     "sgdmomentum": "momentum",
@@ -50,40 +60,70 @@ _ALIASES = {
 def canonical_name(name: str) -> str:
     """The palette key for an optimizer name: ``"SGD + Momentum"`` -> ``"momentum"``."""
     key = name.strip().lower()
-    if key in COLORS:
+    if key in STYLES:
         return key
     squashed = "".join(ch for ch in key if ch.isalnum())
     key = _ALIASES.get(squashed, squashed)
-    if key not in COLORS:
-        raise KeyError(f"No colour for optimizer {name!r}; known: {', '.join(COLORS)}")
+    if key not in STYLES:
+        raise KeyError(f"No style for optimizer {name!r}; known: {', '.join(STYLES)}")
     return key
+
+
+def style(name: str) -> Style:
+    """The book-wide :class:`Style` of the optimizer called ``name``."""
+    return STYLES[canonical_name(name)]
 
 
 def color(name: str) -> str:
     """The book-wide colour of the optimizer called ``name``."""
-    return COLORS[canonical_name(name)]
+    return style(name).color
 
 
 def label(name: str) -> str:
     """The display name of the optimizer called ``name`` (e.g. ``"adagrad"`` -> ``"Adagrad"``)."""
-    return LABELS[canonical_name(name)]
+    return style(name).label
+
+
+def line_style(name: str, *, markevery: float | int | None = 0.1) -> dict[str, Any]:
+    """Keyword arguments for ``ax.plot``: colour, marker, dash and label of ``name``.
+
+    ``markevery=0.1`` spaces the markers a tenth of the axes apart, however many points the line
+    has; ``None`` marks every point.
+    """
+    chosen = style(name)
+    return {
+        "color": chosen.color,
+        "marker": chosen.marker,
+        "linestyle": chosen.dash,
+        "label": chosen.label,
+        "markevery": markevery,
+        "markersize": 5,
+    }
+
+
+BOOK_RC: dict[str, Any] = {
+    "figure.figsize": (6.4, 3.8),
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+}
+"""The book's matplotlib settings. Figures are 6.4 in wide, about the book's text column, so they
+show at nominal size and no text is smaller than 9 pt (tick labels, legends)."""
 
 
 def use_book_style() -> None:
     """The book's matplotlib look, and crisp (retina) figures when running in a notebook."""
-    mpl.rcParams.update(
-        {
-            "figure.figsize": (6.4, 3.8),
-            "figure.dpi": 100,
-            "savefig.dpi": 200,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "legend.frameon": False,
-            "font.size": 10,
-        }
-    )
+    mpl.rcParams.update(BOOK_RC)
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
@@ -91,52 +131,3 @@ def use_book_style() -> None:
         return
     if get_ipython() is not None:
         set_matplotlib_formats("retina")
-
-
-def animation_html(
-    animation,
-    *,
-    fps: float | None = None,
-    scale: float = 2.0,
-    frame_format: str = "png",
-    jpeg_quality: int = 60,
-    default_mode: str = "once",
-):
-    """An animation as a self-contained HTML player that plays in the built book, offline.
-
-    The player is matplotlib's ``HTMLWriter`` (every frame embedded, no kernel needed). Frames are
-    rendered at ``scale`` times the figure's resolution and shown at its nominal size (crisp on
-    high-density screens); ``frame_format="jpeg"`` keeps contour plots several times lighter than
-    PNG. Matplotlib's link to an icon font on a CDN is dropped, so the page loads nothing from the
-    network (the book's theme already ships the icons).
-    """
-    import re
-    import tempfile
-    from pathlib import Path
-
-    from IPython.display import HTML
-    from matplotlib.animation import HTMLWriter
-
-    if frame_format not in ("png", "jpeg"):
-        raise ValueError(f"Invalid frame_format: {frame_format!r} (expected 'png' or 'jpeg')")
-    if not 1 <= jpeg_quality <= 95:
-        raise ValueError(f"Invalid jpeg_quality: {jpeg_quality!r} (expected 1..95)")
-    if not scale > 0:
-        raise ValueError(f"Invalid scale: {scale!r} (expected > 0)")
-    figure = animation._fig
-    fps = fps if fps is not None else 1000.0 / animation._interval
-    savefig_kwargs = {"pil_kwargs": {"quality": jpeg_quality}} if frame_format == "jpeg" else {}
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        mpl.rc_context({"animation.frame_format": frame_format, "animation.embed_limit": 20.0}),
-    ):
-        writer = HTMLWriter(fps=fps, embed_frames=True, default_mode=default_mode)
-        path = Path(folder, "animation.html")
-        animation.save(
-            str(path), writer=writer, dpi=scale * figure.dpi, savefig_kwargs=savefig_kwargs
-        )
-        html = path.read_text()
-    html = re.sub(r"<link rel=\"stylesheet\"[^>]*>", "", html, count=1)
-    width = round(figure.get_figwidth() * figure.dpi)
-    html = html.replace("<img id=", f'<img style="width:{width}px;max-width:100%" id=', 1)
-    return HTML(html)

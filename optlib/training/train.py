@@ -1,6 +1,6 @@
 r"""The training harness: one plain loop, fair comparisons, learning-rate tuning.
 
-:func:`fit` trains one model with one optimizer and returns a :class:`~optlib.results.RunRecord`.
+:func:`fit` trains one model with one optimizer and returns a :class:`~optlib.training.RunRecord`.
 Its loop is the textbook one, written out so a reader can follow every line::
 
     for epoch in range(epochs):
@@ -15,11 +15,10 @@ What makes a comparison fair (:func:`compare`): for a given seed every optimizer
 order (the shuffling generator is seeded with the same seed). Each record carries a fingerprint of
 both, so the claim can be checked, not just believed.
 
-How learning rates are tuned (:func:`tune_lr`): each learning rate of a log-spaced grid is run on
-every seed; the score is the validation loss after the last epoch (a run that diverges scores
-:math:`+\infty`); the best learning rate minimises the mean score over seeds. The test split is
-never evaluated while tuning, so the test accuracy of the final runs at the chosen learning rate
-played no part in choosing it.
+How learning rates are tuned (:func:`optlib.training.tune_lr`): each learning rate of a
+log-spaced grid is run on every seed; the score is the validation loss after the last epoch (a
+run that diverges scores :math:`+\infty`); the best learning rate minimises the mean score over
+seeds. The test split is never evaluated while tuning.
 
 The objective is the mean cross entropy of the minibatch, plus an optional L2 penalty
 (:attr:`Task.l2`) on the weight matrices, as in the Adam paper's logistic regression:
@@ -31,60 +30,50 @@ The objective is the mean cross entropy of the minibatch, plus an optional L2 pe
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
-import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from optlib.data import DataSplits
-from optlib.models import device as default_device
-from optlib.models import make_model, parameter_fingerprint
-from optlib.results import RunRecord, SummaryRow, format_table, load_runs, save_runs, summarize
+from optlib.training.data import DataSplits
+from optlib.training.harness import (
+    DivergenceError,
+    OptimizerSpec,
+    _resume,
+    as_factory,
+    chain_fingerprint,
+    check_finite_loss,
+    check_seeds,
+    epoch_order,
+    new_record,
+    progress_bar,
+    progress_enabled,
+    save_checkpoint,
+)
+from optlib.training.models import device as default_device
+from optlib.training.models import make_model
+from optlib.training.results import RunRecord
 
 __all__ = [
+    "EVAL_BATCH_SIZE",
     "TASKS",
-    "DivergenceError",
-    "RunRecord",
-    "SummaryRow",
+    "Evaluation",
     "Task",
-    "TuningResult",
-    "chain_fingerprint",
-    "check_seeds",
     "compare",
-    "epoch_order",
     "evaluate",
     "fit",
-    "format_table",
-    "load_runs",
-    "log_grid",
+    "l2_penalty",
     "make_task",
-    "optimizer_factory",
-    "progress_bar",
-    "recorded_hyperparameters",
-    "save_runs",
-    "summarize",
-    "tune_lr",
+    "objective",
 ]
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
-"""Builds an optimizer for the given parameters, e.g. ``lambda p: torch.optim.Adam(p, lr=1e-3)``."""
-
-OptimizerSpec = OptimizerFactory | tuple[str, Mapping[str, Any]]
-"""An optimizer factory, or ``(name, hyperparameters)`` such as ``("adam", {"lr": 1e-3})``."""
-
 EVAL_BATCH_SIZE = 10_000
-CHECKPOINT_FORMAT = 1
-_IMPLEMENTATION_FLAGS = {"foreach", "fused", "capturable", "differentiable"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,7 +91,7 @@ class Task(NamedTuple):
     splits: DataSplits
     """Features float32 ``(N, d)`` and labels int64 ``(N,)`` of the train/val/test splits."""
     model: str
-    """A name from :data:`optlib.models.MODELS`, e.g. ``"mlp"`` or ``"logreg"``."""
+    """A name from :data:`optlib.training.models.MODELS`, e.g. ``"mlp"`` or ``"logreg"``."""
     in_features: int
     n_classes: int
     l2: float = 0.0
@@ -132,14 +121,14 @@ def make_task(
     * ``"mnist-mlp"``: MNIST with the source article's 784-128-10 ReLU network;
     * ``"mnist-logreg"``: MNIST with multinomial logistic regression (the Adam paper's convex
       experiment; pass ``l2`` for its weight penalty);
-    * ``"sparse"``: :func:`optlib.data.sparse_splits`, a synthetic task with sparse features where
-      rare features carry signal (Adagrad's home ground), with logistic regression.
-      ``sparse_options`` go to :func:`optlib.data.sparse_splits`.
+    * ``"sparse"``: :func:`optlib.training.sparse.sparse_splits`, a synthetic task with sparse
+      features where rare features carry signal (Adagrad's home ground), with logistic regression.
+      ``sparse_options`` go to :func:`optlib.training.sparse.sparse_splits`.
 
     MNIST's official 60 000 training images are split into ``60 000 - val_size`` for training and
     ``val_size`` for validation (seeded by ``split_seed``); the 10 000 test images stay untouched.
     """
-    from optlib import data
+    from optlib.training import data, sparse
 
     if l2 < 0 or not math.isfinite(l2):
         raise ValueError(f"Invalid l2: {l2}")
@@ -148,7 +137,7 @@ def make_task(
     if name != "sparse" and sparse_options:
         raise ValueError(f"Options {sorted(sparse_options)} only apply to the 'sparse' task")
     if name == "sparse":
-        splits = data.sparse_splits(**sparse_options)
+        splits = sparse.sparse_splits(**sparse_options)
         model = "logreg"
     else:
         splits = data.mnist_splits(val_size=val_size, seed=split_seed, root=root)
@@ -198,88 +187,6 @@ def evaluate(
 # --------------------------------------------------------------------------------------------
 # The training loop
 # --------------------------------------------------------------------------------------------
-class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss; names the optimizer, step and learning rate."""
-
-    def __init__(
-        self,
-        optimizer: str,
-        step: int,
-        lr: float,
-        loss: float,
-        where: str = "minibatch loss",
-        *,
-        record: RunRecord | None = None,
-    ) -> None:
-        self.optimizer, self.step, self.lr, self.loss = optimizer, step, lr, loss
-        self.record = record
-        """The run record up to the divergence (losses of the steps before it), if known."""
-        super().__init__(
-            f"{optimizer} diverged at step {step} with lr={lr:g}: {where} is {loss}. "
-            "Try a smaller learning rate."
-        )
-
-
-def progress_enabled(progress: bool | None) -> bool:
-    """Resolve ``progress=None`` (auto): on in terminals and notebooks, off under CI.
-
-    ``OPTLIB_PROGRESS=0``/``1`` forces it off/on; a truthy ``CI`` variable turns it off.
-    """
-    if progress is not None:
-        return progress
-    forced = os.environ.get("OPTLIB_PROGRESS", "").strip().lower()
-    if forced:
-        return forced not in {"0", "false", "no", "off"}
-    if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no", "off"}:
-        return False
-    in_notebook = "ipykernel" in sys.modules
-    return in_notebook or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-
-
-def progress_bar(total: int, description: str, enabled: bool, *, unit: str = "step"):
-    """A tqdm bar; per-run bars (steps) vanish when done, bars over runs stay."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, disable=not enabled, unit=unit, leave=unit == "run")
-
-
-def epoch_order(n_train: int, generator: torch.Generator) -> Tensor:
-    """The order in which one epoch visits the training examples: a ``torch.randperm`` drawn
-    from the run's shuffling generator (seeded with the run's seed), so equal seeds mean equal
-    minibatches, in :func:`fit` and in :func:`optlib.sweep.sweep` alike."""
-    return torch.randperm(n_train, generator=generator)
-
-
-def chain_fingerprint(previous: str, indices: Tensor) -> str:
-    """Extend a hash chain with one epoch's example order."""
-    digest = hashlib.sha256(previous.encode())
-    digest.update(indices.to("cpu", torch.int64).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-def recorded_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
-    """The optimizer's JSON-friendly hyperparameters, without ``lr`` and implementation flags."""
-    result = {}
-    for key, value in optimizer.defaults.items():
-        if key == "lr" or key in _IMPLEMENTATION_FLAGS:
-            continue
-        if isinstance(value, Tensor):
-            value = value.tolist()
-        if isinstance(value, tuple):
-            value = list(value)
-        if value is None or isinstance(value, bool | int | float | str | list):
-            result[key] = value
-    return result
-
-
-def _save_checkpoint(path: Path, **contents: Any) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(contents, temporary)
-    os.replace(temporary, path)
-
-
 def fit(
     model: nn.Module,
     optimizer: Optimizer,
@@ -347,38 +254,26 @@ def fit(
     if not 1 <= n_train <= n_available:
         raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
 
-    run_device = next(model.parameters()).device
-    train_x = task.splits.train_x[:n_train].to(run_device)
-    train_y = task.splits.train_y[:n_train].to(run_device)
-    val_x, val_y = task.splits.val_x.to(run_device), task.splits.val_y.to(run_device)
-    test_x, test_y = task.splits.test_x.to(run_device), task.splits.test_y.to(run_device)
-
+    splits = _on_device(task, n_train, next(model.parameters()).device)
+    train_x, train_y = splits[0], splits[1]
     name = optimizer_name or type(optimizer).__name__.lower()
-    batch_order = torch.Generator().manual_seed(seed)
-    record = RunRecord(
-        optimizer=name,
+    record = new_record(
+        model,
+        optimizer,
+        task_name=task.name,
         seed=seed,
-        lr=float(optimizer.param_groups[0]["lr"]),
-        task=task.name,
         batch_size=batch_size,
-        hyperparameters=recorded_hyperparameters(optimizer),
-        algorithm=type(optimizer).__name__.lower(),
         n_train=n_train,
-        steps_per_epoch=math.ceil(n_train / batch_size),
-        init_fingerprint=parameter_fingerprint(model),
-        device=str(run_device),
-        threads=torch.get_num_threads(),
+        name=name,
     )
+    batch_order = torch.Generator().manual_seed(seed)
     if resume_from is not None:
         record = _resume(resume_from, model, optimizer, batch_order, expected=record)
+    total_steps = min(epochs * record.steps_per_epoch, max_steps or math.inf)
 
-    total_steps = epochs * record.steps_per_epoch
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
-    show = progress_enabled(progress)
     step = record.steps
     model.train()
-    with progress_bar(total_steps, f"{name} seed={seed}", show) as bar:
+    with progress_bar(total_steps, f"{name} seed={seed}", progress_enabled(progress)) as bar:
         bar.update(step)
         for epoch in range(record.epochs, epochs):
             order = epoch_order(n_train, batch_order)
@@ -386,20 +281,14 @@ def fit(
                 record.batch_order_fingerprint, order
             )
             started = time.perf_counter()
-            for indices in order.to(run_device).split(batch_size):
+            for indices in order.to(train_x.device).split(batch_size):
                 if step == max_steps:
                     break
-                # index_select: the same rows as train_x[indices], without fancy-indexing overhead
-                batch_x, batch_y = (
-                    train_x.index_select(0, indices),
-                    train_y.index_select(0, indices),
-                )
-                loss = objective(model, task, batch_x, batch_y)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    current_lr = float(optimizer.param_groups[0]["lr"])  # schedulers change it
-                    raise DivergenceError(name, step, current_lr, loss_value, record=record)
-                record.train_loss.append(loss_value)
+                # index_select: the same rows as train_x[indices], without fancy indexing's cost
+                x, y = train_x.index_select(0, indices), train_y.index_select(0, indices)
+                loss = objective(model, task, x, y)
+                check_finite_loss(loss.item(), record, optimizer, step)
+                record.train_loss.append(loss.item())  # recorded before the update
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -410,21 +299,21 @@ def fit(
 
             finished = record.epochs == epochs or step == max_steps
             if eval_every_epoch or finished:
-                splits = (train_x, train_y, val_x, val_y, test_x, test_y)
                 _evaluate_into(record, model, splits, evaluate_test)
                 bar.set_postfix(val_loss=f"{record.epoch_val_loss[-1]:.4f}")
             if checkpoint_path is not None and step == record.epochs * record.steps_per_epoch:
-                _save_checkpoint(
-                    Path(checkpoint_path),
-                    format=CHECKPOINT_FORMAT,
-                    model=model.state_dict(),
-                    optimizer=optimizer.state_dict(),
-                    batch_order=batch_order.get_state(),
-                    record=record.to_dict(),
-                )
+                save_checkpoint(checkpoint_path, model, optimizer, batch_order, record)
             if finished:
                 break
     return record
+
+
+def _on_device(task: Task, n_train: int, device: torch.device) -> tuple[Tensor, ...]:
+    """``(train_x, train_y, val_x, val_y, test_x, test_y)`` on ``device``; the first
+    ``n_train`` training examples only."""
+    s = task.splits
+    tensors = (s.train_x[:n_train], s.train_y[:n_train], s.val_x, s.val_y, s.test_x, s.test_y)
+    return tuple(t.to(device) for t in tensors)
 
 
 def _evaluate_into(
@@ -453,69 +342,9 @@ def _evaluate_into(
             )
 
 
-def _resume(
-    path: str | Path,
-    model: nn.Module,
-    optimizer: Optimizer,
-    batch_order: torch.Generator,
-    expected: RunRecord,
-) -> RunRecord:
-    """Load a checkpoint into ``model``, ``optimizer`` and ``batch_order``; return its record."""
-    checkpoint = torch.load(path, map_location=expected.device, weights_only=True)
-    if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not an optlib checkpoint (format {checkpoint.get('format')})")
-    record = RunRecord.from_dict(checkpoint["record"])
-    for key in ("optimizer", "seed", "task", "batch_size", "n_train"):
-        if getattr(record, key) != getattr(expected, key):
-            raise ValueError(
-                f"Cannot resume from {path}: checkpoint has {key}={getattr(record, key)!r}, "
-                f"this run has {key}={getattr(expected, key)!r}"
-            )
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    batch_order.set_state(checkpoint["batch_order"])
-    return record
-
-
 # --------------------------------------------------------------------------------------------
 # Fair comparisons
 # --------------------------------------------------------------------------------------------
-def optimizer_factory(name: str, **hyperparameters: Any) -> OptimizerFactory:
-    """A factory for the :mod:`optlib.optim` optimizer called ``name`` (``"adam"``, ...).
-
-    Unspecified hyperparameters keep torch's defaults. Unknown names raise ``ValueError`` listing
-    the valid ones.
-    """
-    from optlib.optim import OPTIMIZERS, make_optimizer
-
-    if name.lower() not in OPTIMIZERS:
-        raise ValueError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-
-    def factory(params: Iterable[nn.Parameter]) -> Optimizer:
-        return make_optimizer(name, params, **hyperparameters)
-
-    return factory
-
-
-def _as_factory(spec: OptimizerSpec) -> OptimizerFactory:
-    if callable(spec):
-        return spec
-    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-        return optimizer_factory(spec[0], **dict(spec[1]))
-    raise ValueError(
-        f"Invalid optimizer spec: {spec!r}; expected a factory or (name, hyperparameters)"
-    )
-
-
-def check_seeds(seeds: Sequence[int]) -> list[int]:
-    """``seeds`` as a list of ints; ``ValueError`` for a bare int, non-integers or nothing."""
-    if isinstance(seeds, int) or not all(isinstance(s, int | np.integer) for s in seeds):
-        raise ValueError(f"Invalid seeds: {seeds!r}; expected a sequence of ints, e.g. range(3)")
-    if not seeds:
-        raise ValueError("Invalid seeds: empty")
-    return [int(s) for s in seeds]
-
-
 def compare(
     optimizers: Mapping[str, OptimizerSpec],
     task: Task,
@@ -540,7 +369,7 @@ def compare(
     """
     if not optimizers:
         raise ValueError("Invalid optimizers: empty")
-    factories = {label: _as_factory(spec) for label, spec in optimizers.items()}
+    factories = {label: as_factory(spec) for label, spec in optimizers.items()}
     seeds = check_seeds(seeds)
     run_device = torch.device(device) if device is not None else default_device()
     show = progress_enabled(progress)
@@ -566,147 +395,3 @@ def compare(
                 records.append(record)
                 runs_bar.update()
     return records
-
-
-# --------------------------------------------------------------------------------------------
-# Learning-rate tuning on the validation split
-# --------------------------------------------------------------------------------------------
-class TuningResult(NamedTuple):
-    """Validation loss after the last epoch for every (learning rate, seed); ``inf`` = diverged."""
-
-    optimizer: str
-    lrs: tuple[float, ...]
-    seeds: tuple[int, ...]
-    val_losses: tuple[tuple[float, ...], ...]
-    """``val_losses[i][j]``: learning rate ``lrs[i]``, seed ``seeds[j]``."""
-    mean_val_loss: tuple[float, ...]
-    """Mean over seeds (``inf`` if any seed diverged)."""
-    std_val_loss: tuple[float, ...]
-    """Sample standard deviation over seeds (``nan`` with one seed or any divergence)."""
-    best_lr: float
-    epochs: int
-
-    @property
-    def best_on_edge(self) -> bool:
-        """True when the best lr is the smallest or largest tried: extend the grid."""
-        return self.best_lr in (min(self.lrs), max(self.lrs)) and len(self.lrs) > 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (infinities become ``"inf"`` strings)."""
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return str(value)
-            if isinstance(value, tuple):
-                return [clean(v) for v in value]
-            return value
-
-        return {key: clean(value) for key, value in self._asdict().items()}
-
-
-def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
-    """Log-spaced learning rates from ``low`` to ``high`` with ``per_decade`` points per decade.
-
-    >>> log_grid(1e-3, 1e-1, per_decade=1)
-    (0.001, 0.01, 0.1)
-    """
-    if not 0 < low <= high:
-        raise ValueError(f"Invalid grid bounds: low={low}, high={high} (need 0 < low <= high)")
-    if per_decade < 1:
-        raise ValueError(f"Invalid per_decade: {per_decade}")
-    n_points = round(math.log10(high / low) * per_decade) + 1
-    exponents = np.linspace(math.log10(low), math.log10(high), n_points)
-    return tuple(float(f"{10.0**e:.3g}") for e in exponents)
-
-
-def tuning_result(
-    optimizer: str, lrs: Sequence[float], seeds: Sequence[int], scores: np.ndarray, epochs: int
-) -> TuningResult:
-    """Summarise a ``(len(lrs), len(seeds))`` array of final validation losses (``inf`` for a
-    diverged run): mean and std per lr, and the best lr. Raises ``ValueError`` if all diverged."""
-    means = scores.mean(axis=1)
-    if not np.isfinite(means).any():
-        raise ValueError(f"Every learning rate diverged for {optimizer}: lrs={tuple(lrs)}")
-    with np.errstate(invalid="ignore"):
-        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
-    return TuningResult(
-        optimizer=optimizer,
-        lrs=tuple(lrs),
-        seeds=tuple(seeds),
-        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
-        mean_val_loss=tuple(float(v) for v in means),
-        std_val_loss=tuple(float(v) for v in stds),
-        best_lr=lrs[int(np.argmin(means))],
-        epochs=epochs,
-    )
-
-
-def tune_lr(
-    optimizer_name: str,
-    task: Task,
-    lrs: Sequence[float],
-    seeds: Sequence[int],
-    *,
-    epochs: int,
-    batch_size: int = 64,
-    hyperparameters: Mapping[str, Any] | None = None,
-    progress: bool | None = None,
-    train_subset: int | None = None,
-    max_steps: int | None = None,
-    device: torch.device | str | None = None,
-    factory_for_lr: Callable[[float], OptimizerFactory] | None = None,
-) -> TuningResult:
-    """Pick the learning rate with the lowest mean final validation loss over ``seeds``.
-
-    Every ``(lr, seed)`` pair is one :func:`fit` run from the seed's initial weights and batch
-    order (the same for every lr), evaluated on the validation split only. A run that diverges
-    (:class:`DivergenceError`) scores ``+inf`` instead of stopping the search. Other
-    hyperparameters are fixed at ``hyperparameters`` (default: torch's). ``factory_for_lr(lr)``,
-    if given, builds the optimizer instead (for one that is more than a name and hyperparameters,
-    e.g. with a schedule); ``optimizer_name`` is then only its label. Raises ``ValueError`` when
-    every learning rate diverges.
-    """
-    lrs = tuple(float(lr) for lr in lrs)
-    if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
-        raise ValueError(f"Invalid lrs: {lrs}; expected positive learning rates")
-    if len(set(lrs)) != len(lrs):
-        raise ValueError(f"Invalid lrs: {lrs}; duplicates")
-    seeds = check_seeds(seeds)
-    hyperparameters = dict(hyperparameters or {})
-    if "lr" in hyperparameters:
-        raise ValueError("hyperparameters must not contain 'lr': it is what tune_lr varies")
-    run_device = torch.device(device) if device is not None else default_device()
-    show = progress_enabled(progress)
-
-    scores = np.full((len(lrs), len(seeds)), np.inf)
-    description = f"tune {optimizer_name}"
-    with progress_bar(len(lrs) * len(seeds), description, show, unit="run") as runs_bar:
-        for j, seed in enumerate(seeds):
-            initial_model = task.make_model(seed)
-            for i, lr in enumerate(lrs):
-                if factory_for_lr is None:
-                    factory = optimizer_factory(optimizer_name, lr=lr, **hyperparameters)
-                else:
-                    factory = factory_for_lr(lr)
-                model = copy.deepcopy(initial_model).to(run_device)
-                try:
-                    record = fit(
-                        model,
-                        factory(model.parameters()),
-                        task,
-                        epochs=epochs,
-                        batch_size=batch_size,
-                        seed=seed,
-                        optimizer_name=optimizer_name,
-                        eval_every_epoch=False,
-                        evaluate_test=False,
-                        progress=show,
-                        max_steps=max_steps,
-                        train_subset=train_subset,
-                    )
-                    scores[i, j] = record.epoch_val_loss[-1]
-                except DivergenceError:
-                    scores[i, j] = np.inf
-                runs_bar.update()
-
-    return tuning_result(optimizer_name, lrs, seeds, scores, epochs)
