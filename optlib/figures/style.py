@@ -27,7 +27,9 @@ STYLES: dict[str, Style] = {
     "momentum": Style("#009E73", "s", "-.", "SGD + momentum"),
     "nesterov": Style("#56B4E9", "^", (0, (5, 2, 1, 2, 1, 2)), "SGD + Nesterov"),
     "adagrad": Style("#0072B2", "D", "--", "Adagrad"),
-    "adagrad-decayed": Style("#0072B2", "d", (0, (1, 1)), "Adagrad, α/√t"),
+    "adagrad-decayed": Style("#332288", "d", (0, (1, 1)), "Adagrad, α/√t"),
+    "adagrad-optax": Style("#DDCC77", "H", (0, (3, 3)), "Adagrad (optax: G₀ = 0.1, ε in the root)"),
+    "adagrad-d2l": Style("#661100", "8", (0, (6, 1, 1, 1, 1, 1)), "Adagrad (d2l: ε in the root)"),
     "rmsprop": Style("#E69F00", "v", (0, (3, 1, 1, 1)), "RMSprop"),
     "adadelta": Style("#999933", "<", (0, (5, 5)), "Adadelta"),
     "adam": Style("#D55E00", "X", "-", "Adam"),
@@ -40,8 +42,9 @@ STYLES: dict[str, Style] = {
     "nesterov-decayed": Style("#56B4E9", "^", (0, (5, 2, 1, 2, 1, 2)), "SGD + Nesterov, α/√t"),
     "adagrad-constant": Style("#0072B2", "D", "--", "Adagrad, constant α"),
 }
-"""Every optimizer the book draws. Within the eleven plain optimizers, colours, markers and dash
-patterns are all distinct (``tests/test_figures.py`` checks it)."""
+"""Every optimizer the book draws. Colours, markers and dash patterns are all distinct, except
+that a protocol label (``"adam-decayed"``, ...) looks like its optimizer (``tests/test_figures.py``
+checks it)."""
 
 COLORS: dict[str, str] = {name: style.color for name, style in STYLES.items()}
 LABELS: dict[str, str] = {name: style.label for name, style in STYLES.items()}
