@@ -372,8 +372,8 @@ def sweep_floor_seconds(
 ) -> float:
     """Seconds of the work a sweep of ``len(lrs) x len(seeds)`` models cannot share, for
     ``steps`` steps of batch 64: the matrix products (:func:`matrix_products`) and one step of
-X
-    gathering minibatches, biases, activations, the loss and autograd's bookkeeping. So
+    optlib's Adam over all the models' weights, as :func:`optlib.training.sweep.sweep` runs it.
+    Left out: gathering minibatches, biases, activations, the loss and autograd's bookkeeping. So
     (sequential fits' time) / (this) bounds what any sweep with these products and this
     optimizer can gain; the products already run at the machine's matrix-multiply speed."""
     n_seeds, n_lrs = len(seeds), len(lrs)

@@ -166,11 +166,14 @@ def new_record(
     )
 
 
-def check_finite_loss(loss: float, record: RunRecord, optimizer: Optimizer, step: int) -> None:
-    """Raise :class:`DivergenceError` (carrying the record so far) if ``loss`` is NaN or inf."""
-    if not math.isfinite(loss):
+def check_finite_loss(loss: Tensor, record: RunRecord, optimizer: Optimizer, step: int) -> float:
+    """The minibatch loss as a number, to record before the update; :class:`DivergenceError`
+    (carrying the record so far) if it is NaN or infinite."""
+    value = loss.item()
+    if not math.isfinite(value):
         current_lr = float(optimizer.param_groups[0]["lr"])  # schedulers change it
-        raise DivergenceError(record.optimizer, step, current_lr, loss, record=record)
+        raise DivergenceError(record.optimizer, step, current_lr, value, record=record)
+    return value
 
 
 def save_checkpoint(

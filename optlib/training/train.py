@@ -287,8 +287,7 @@ def fit(
                 # index_select: the same rows as train_x[indices], without fancy indexing's cost
                 x, y = train_x.index_select(0, indices), train_y.index_select(0, indices)
                 loss = objective(model, task, x, y)
-                check_finite_loss(loss.item(), record, optimizer, step)
-                record.train_loss.append(loss.item())  # recorded before the update
+                record.train_loss.append(check_finite_loss(loss, record, optimizer, step))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
