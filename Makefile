@@ -20,7 +20,7 @@ help:
 	@echo "make test   - create .venv if needed, run unit tests and every chapter (nbmake)"
 	@echo "make browser-test - after make book: headless Chromium checks every page of the HTML"
 	@echo "make lint   - ruff on optlib, tests and notebooks; notebooks must carry no outputs"
-	@echo "make bench  - benchmarks (python -m optlib.bench)"
+	@echo "make bench  - benchmarks (python benchmarks/bench.py)"
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -61,7 +61,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/nbstripout --keep-metadata-keys cell.metadata.tags chapters/*.ipynb
 
 bench: $(VENV)/.installed
-	$(PYTHON) -m optlib.bench
+	$(PYTHON) benchmarks/bench.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

@@ -1,24 +1,49 @@
 """optlib: the optimizer library behind the book "Adam vs Adagrad: an executable book".
 
-* :mod:`optlib.rules` -- every update rule of chapter 3 as a small pure function;
-* :mod:`optlib.kernels` -- Adam's and Adagrad's rules computed in place, for speed;
-* :mod:`optlib.optim` -- drop-in ``torch.optim`` optimizers built on those rules;
-* :mod:`optlib.claims` -- :func:`claim`, which checks every number the prose states;
-* :mod:`optlib.plotting` -- one palette, one colour per optimizer, for the whole book.
+Layers, from the equations outwards (each imports only the ones above it)::
+
+    optlib.rules       every update rule of the book as a small pure function (variants too)
+    optlib.kernels     Adam's and Adagrad's rules computed in place, for speed
+    optlib.optim       drop-in torch.optim optimizers built on those rules
+    optlib.claims      claim(): checks an outcome of an experiment, with a stated margin
+    optlib.training    data, models, fit / compare / tune_lr, run records
+    optlib.problems    toy problems and landscapes; one driver for the pure rules on NumPy
+    optlib.figures     palette (colour + marker + dash per optimizer), plots, one table helper
+    optlib.book        chapter-specific protocols (online regret, distributed, gradient-free, ...)
+
+``import optlib`` is light: ``optim``, ``rules``, ``training``, ``problems``, ``figures`` and
+``book`` load on first use, so ``import optlib.optim`` never imports matplotlib.
+``optlib.color``, ``optlib.label`` and ``optlib.use_book_style`` are shortcuts to
+:mod:`optlib.figures`.
 """
 
-from optlib import optim, rules
+import importlib
+from typing import Any
+
 from optlib.claims import ClaimError, claim
-from optlib.plotting import COLORS, color, label, use_book_style
 
 __all__ = [
-    "COLORS",
     "ClaimError",
+    "book",
     "claim",
     "color",
+    "figures",
     "label",
     "optim",
+    "problems",
     "rules",
+    "training",
     "use_book_style",
 ]
 __version__ = "0.1.0"
+
+_SUBPACKAGES = {"book", "figures", "kernels", "optim", "problems", "rules", "training"}
+_FIGURE_SHORTCUTS = {"COLORS", "color", "label", "use_book_style"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"optlib.{name}")
+    if name in _FIGURE_SHORTCUTS:
+        return getattr(importlib.import_module("optlib.figures.style"), name)
+    raise AttributeError(f"module 'optlib' has no attribute {name!r}")

@@ -10,9 +10,9 @@ Examples::
 
 Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise.
 ``--tune`` picks each optimizer's learning rate from ``--lr-grid`` by the mean final validation
-loss over the same seeds (see :func:`optlib.train.tune_lr`; it runs as
-:func:`optlib.sweep.tune_lr`, which trains all of an optimizer's (learning rate, seed) pairs at
-once); the test split is only used by the final runs.
+loss over the same seeds (see :func:`optlib.training.tune_lr`; it runs with ``stacked=True``,
+which trains all of an optimizer's (learning rate, seed) pairs at once); the test split is only
+used by the final runs.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from pathlib import Path
 
 import torch
 
-from optlib import sweep, train
-from optlib.data import MnistError
-from optlib.models import device
+from optlib import training as train
+from optlib.figures import plot_runs, summary_table
 from optlib.optim import DEFAULT_LR, OPTIMIZERS
-from optlib.results import format_table, load_document, plot_runs, save_runs, summarize
+from optlib.training.data import MnistError
+from optlib.training.models import device
+from optlib.training.results import load_document, save_runs, summarize
 
 DEFAULT_LR_GRID = train.log_grid(1e-4, 1.0, per_decade=2)
 
@@ -186,7 +187,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
     tuning = {}
     if args.tune:
         for name in args.optimizers:
-            result = sweep.tune_lr(  # all (lr, seed) runs at once, as train.tune_lr would
+            result = train.tune_lr(
                 name,
                 task,
                 args.lr_grid,
@@ -196,6 +197,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
                 progress=args.progress,
                 train_subset=args.subset,
                 max_steps=args.max_steps,
+                stacked=True,  # all (lr, seed) runs at once
             )
             print(format_tuning(result), flush=True)
             tuning[name] = result.to_dict()
@@ -223,7 +225,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
         "wall_seconds": wall_seconds,
     }
     path = save_runs(runs, args.out, meta)
-    print(format_table(summarize(runs)))
+    print(summary_table(summarize(runs)).to_text())
     print(f"{len(runs)} runs in {wall_seconds:.1f} s; records saved to {path}")
 
 

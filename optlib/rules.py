@@ -430,3 +430,145 @@ def adamw_update(
         maximize=maximize,
         decoupled_weight_decay=True,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Variants the book compares: what other sources write, and what a piece of Adam fixes
+# --------------------------------------------------------------------------------------------
+def adam_update_without_bias_correction(
+    grad: Array,
+    state: AdamState,
+    param: Array,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> tuple[Array, AdamState]:
+    r"""Adam *without* the bias correction of eq. :eq:`eq-adam-bias`: what the correction fixes.
+
+    .. math:: \Delta\theta_t = -\alpha\,\frac{m_t}{\sqrt{v_t} + \epsilon}
+
+    Same moments as :func:`adam_update`; a demonstration, not an optimizer to use.
+
+    >>> delta, _ = adam_update_without_bias_correction(1.0, adam_init(0.0), 0.0, lr=0.1, eps=0.0)
+    >>> round(delta, 6)  # m_1 / sqrt(v_1) = 0.1 / sqrt(0.001)
+    -0.316228
+    """
+    beta1, beta2 = betas
+    exp_avg = adam_first_moment(state.exp_avg, grad, beta1)
+    exp_avg_sq = adam_second_moment(state.exp_avg_sq, grad, beta2)
+    delta = -lr * exp_avg / (exp_avg_sq**0.5 + eps)
+    return delta, AdamState(exp_avg, exp_avg_sq, None, state.step + 1)
+
+
+def adam_update_epsilon_hat(
+    grad: Array,
+    state: AdamState,
+    param: Array,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-7,
+) -> tuple[Array, AdamState]:
+    r"""Adam in the order at the end of section 2 of Kingma & Ba (2015), as TensorFlow/Keras run it.
+
+    .. math:: \alpha_t = \alpha\,\frac{\sqrt{1-\beta_2^{\,t}}}{1-\beta_1^{\,t}}, \qquad
+              \Delta\theta_t = -\alpha_t\,\frac{m_t}{\sqrt{v_t} + \hat\epsilon}
+
+    Without :math:`\hat\epsilon` this is exactly eq. :eq:`eq-adam-update`; with it, it equals
+    eq. :eq:`eq-adam-update` with :math:`\epsilon = \hat\epsilon/\sqrt{1-\beta_2^{\,t}}`
+    (:func:`epsilon_hat_equivalent`), an :math:`\epsilon` that starts
+    :math:`1/\sqrt{1-\beta_2} \approx 31.6` times larger than :math:`\hat\epsilon` and settles to
+    it. Keras's default is :math:`\hat\epsilon = 10^{-7}`.
+
+    >>> delta, _ = adam_update_epsilon_hat(1.0, adam_init(0.0), 0.0, lr=0.1, eps=0.0)
+    >>> round(delta, 12)
+    -0.1
+    """
+    beta1, beta2 = betas
+    step = state.step + 1
+    exp_avg = adam_first_moment(state.exp_avg, grad, beta1)
+    exp_avg_sq = adam_second_moment(state.exp_avg_sq, grad, beta2)
+    step_size = lr * bias_correction(beta2, step) ** 0.5 / bias_correction(beta1, step)
+    delta = -step_size * exp_avg / (exp_avg_sq**0.5 + eps)
+    return delta, AdamState(exp_avg, exp_avg_sq, None, step)
+
+
+def epsilon_hat_equivalent(eps_hat: float, beta2: float, step: int) -> float:
+    r"""PyTorch's :math:`\epsilon` that gives the same step at ``step`` as Keras's ``eps_hat``.
+
+    .. math:: \epsilon_t = \frac{\hat\epsilon}{\sqrt{1 - \beta_2^{\,t}}}
+
+    >>> round(epsilon_hat_equivalent(1e-7, 0.999, 1) / 1e-7, 2)
+    31.62
+    """
+    if int(step) != step or step < 1:
+        raise ValueError(f"Invalid step: {step!r} (expected an integer >= 1)")
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"Invalid beta2: {beta2!r} (expected 0 <= beta2 < 1)")
+    return eps_hat / bias_correction(beta2, int(step)) ** 0.5
+
+
+class AdagradConvention(NamedTuple):
+    """Where a library puts Adagrad's epsilon, and where its accumulator starts."""
+
+    name: str
+    initial_accumulator_value: float  # G_0
+    eps: float
+    eps_inside_root: bool  # eta g / sqrt(G + eps) instead of eta g / (sqrt(G) + eps)
+
+
+ADAGRAD_CONVENTIONS: tuple[AdagradConvention, ...] = (
+    AdagradConvention("PyTorch", 0.0, 1e-10, False),
+    AdagradConvention("optax", 0.1, 1e-7, True),
+    AdagradConvention("d2l", 0.0, 1e-6, True),
+)
+"""The defaults of ``torch.optim.Adagrad``, ``optax.adagrad`` (``scale_by_rss``) and the
+from-scratch Adagrad of *Dive into Deep Learning*."""
+
+
+def adagrad_convention_update(
+    grad: Array,
+    state: AdagradState,
+    param: Array,
+    *,
+    lr: float,
+    eps: float,
+    eps_inside_root: bool,
+) -> tuple[Array, AdagradState]:
+    r"""One Adagrad step with epsilon outside (PyTorch) or inside (optax, d2l) the square root.
+
+    .. math:: \Delta\theta_t = -\eta\,\frac{g_t}{\sqrt{G_t} + \epsilon}
+              \qquad\text{or}\qquad \Delta\theta_t = -\eta\,\frac{g_t}{\sqrt{G_t + \epsilon}}
+
+    Start the state with ``adagrad_init(param, G_0)`` to choose :math:`G_0`.
+
+    >>> delta, _ = adagrad_convention_update(2.0, adagrad_init(0.0), 0.0, lr=1.0, eps=0.0,
+    ...                                      eps_inside_root=True)
+    >>> delta
+    -1.0
+    """
+    sum_sq = adagrad_accumulate(state.sum_sq, grad)
+    if eps_inside_root:
+        delta = -lr * grad / (sum_sq + eps) ** 0.5
+    else:
+        delta = adagrad_step(grad, sum_sq, lr, eps)
+    return delta, AdagradState(sum_sq, state.step + 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Step-size schedules
+# --------------------------------------------------------------------------------------------
+def inverse_sqrt_decay(steps_taken: int) -> float:
+    r"""The step-size multiplier :math:`1/\sqrt{t}` of :math:`\alpha_t = \alpha/\sqrt{t}`, for the
+    step after ``steps_taken`` steps (:math:`t =` ``steps_taken`` :math:`+ 1`, so the first step
+    uses the full :math:`\alpha`). The schedule of Kingma & Ba's convergence analysis and of their
+    logistic-regression experiments; it is also ``LambdaLR``'s ``lr_lambda`` form, whose argument
+    counts scheduler steps from 0.
+
+    >>> [round(inverse_sqrt_decay(k), 3) for k in range(4)]
+    [1.0, 0.707, 0.577, 0.5]
+    """
+    if steps_taken < 0:
+        raise ValueError(f"Invalid steps_taken: {steps_taken} (expected >= 0)")
+    return 1.0 / (steps_taken + 1) ** 0.5

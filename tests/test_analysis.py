@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from optlib import analysis, rules
+from optlib import figures, problems, rules
 from optlib import optim as optlib_optim
+from optlib.book import analysis, costs
 
 
 def quadratic_gradient(theta: float) -> float:
@@ -68,29 +70,30 @@ def test_traces_reject_a_bad_step_count():
 
 def test_table_formats_named_tuples_and_plain_rows():
     rows = analysis.trace_adagrad(lambda x: x, 1.0, steps=2, lr=0.1)
-    shown = analysis.table(rows, headers={"G": "G<t>"}, digits=3)
+    shown = figures.table(rows, headers={"G": "G<t>"}, digits=3)
     lines = str(shown).splitlines()
-    assert lines[0] == "| t | theta | g | G<t> | lr_t | step |"
-    assert lines[1] == "|---|---:|---:|---:|---:|---:|"
-    assert lines[3].split(" | ")[3] == "1.81"
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert cells[0] == ["t", "theta", "g", "G<t>", "lr_t", "step"]
+    assert lines[1].startswith("|:") and lines[1].count(":|") == 5  # numbers right-aligned
+    assert cells[3][3] == "1.81"
     assert len(lines) == 4
     page = shown._repr_html_()
     assert page.count("<tr>") == 3 and "G&lt;t&gt;" in page  # cells are escaped
-    assert '<td style="text-align:right">1.81</td>' in page
-    plain = analysis.table([("a", 1.5), ("b", "x")], headers=["name", "value"])
+    assert re.search(r'<td style="text-align: right;">\s*1.81</td>', page)
+    plain = figures.table([("a", 1.5), ("b", "x")], headers=["name", "value"])
     assert plain.rows == (("a", "1.5"), ("b", "x"))
 
 
 def test_table_validates_headers_and_rows():
     rows = analysis.trace_adagrad(lambda x: x, 1.0, steps=2, lr=0.1)
     with pytest.raises(ValueError, match="headers"):
-        analysis.table(rows, headers={"nope": "x"})
+        figures.table(rows, headers={"nope": "x"})
     with pytest.raises(ValueError, match="headers"):
-        analysis.table([(1, 2)])
+        figures.table([(1, 2)])
     with pytest.raises(ValueError, match="cells"):
-        analysis.table([(1, 2), (3,)], headers=["a", "b"])
+        figures.table([(1, 2), (3,)], headers=["a", "b"])
     with pytest.raises(ValueError, match="rows"):
-        analysis.table([])
+        figures.table([])
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,7 +238,7 @@ def test_flat_index_sample_is_seeded_sorted_and_distinct():
 def test_replay_matches_the_optlib_optimizer_on_the_same_stream():
     grads = np.random.default_rng(0).standard_normal((20, 3))
     param = np.array([0.5, -1.0, 2.0])
-    deltas = analysis.replay(
+    deltas = problems.replay(
         rules.adam_update, rules.adam_init(param), grads, param, lr=0.1, weight_decay=0.1
     )
     tensor = torch.tensor(param, requires_grad=True)
@@ -250,22 +253,22 @@ def test_replay_states_exposes_every_state_and_validates_shapes():
     grads = np.ones((3, 2))
     states = [
         s
-        for _, s in analysis.replay_states(
+        for _, s in problems.replay_states(
             rules.adagrad_update, rules.adagrad_init(np.zeros(2)), grads, np.zeros(2)
         )
     ]
     assert [s.step for s in states] == [1, 2, 3]
     np.testing.assert_array_equal(states[-1].sum_sq, [3.0, 3.0])
     with pytest.raises(ValueError, match="param"):
-        analysis.replay(rules.adagrad_update, rules.adagrad_init(np.zeros(3)), grads, np.zeros(3))
+        problems.replay(rules.adagrad_update, rules.adagrad_init(np.zeros(3)), grads, np.zeros(3))
     with pytest.raises(ValueError, match="grads"):
-        analysis.replay(rules.adagrad_update, None, np.zeros((0, 2)), np.zeros(2))
+        problems.replay(rules.adagrad_update, None, np.zeros((0, 2)), np.zeros(2))
 
 
 def test_adam_without_bias_correction_is_the_uncorrected_formula():
     grads = np.array([[2.0], [1.0]])
-    deltas = analysis.replay(
-        analysis.adam_update_without_bias_correction,
+    deltas = problems.replay(
+        rules.adam_update_without_bias_correction,
         rules.adam_init(np.zeros(1)),
         grads,
         np.zeros(1),
@@ -275,7 +278,7 @@ def test_adam_without_bias_correction_is_the_uncorrected_formula():
     # step 1: m = 0.2, v = 0.004; step 2: m = 0.28, v = 0.004996 + 0.001
     assert deltas[0, 0] == pytest.approx(-0.2 / math.sqrt(0.004))
     assert deltas[1, 0] == pytest.approx(-0.28 / math.sqrt(0.999 * 0.004 + 0.001))
-    corrected = analysis.replay(
+    corrected = problems.replay(
         rules.adam_update, rules.adam_init(np.zeros(1)), grads, np.zeros(1), lr=1.0, eps=0.0
     )
     ratio = deltas[:, 0] / corrected[:, 0]
@@ -286,10 +289,10 @@ def test_adam_without_bias_correction_is_the_uncorrected_formula():
 def test_adagrad_conventions():
     grads = np.random.default_rng(1).standard_normal((10, 4))
     zeros = np.zeros(4)
-    pytorch = analysis.ADAGRAD_CONVENTIONS[0]
+    pytorch = rules.ADAGRAD_CONVENTIONS[0]
     assert pytorch.name == "PyTorch" and not pytorch.eps_inside_root
-    ours = analysis.replay(
-        analysis.adagrad_convention_update,
+    ours = problems.replay(
+        rules.adagrad_convention_update,
         rules.adagrad_init(zeros, pytorch.initial_accumulator_value),
         grads,
         zeros,
@@ -297,12 +300,12 @@ def test_adagrad_conventions():
         eps=pytorch.eps,
         eps_inside_root=False,
     )
-    reference = analysis.replay(
+    reference = problems.replay(
         rules.adagrad_update, rules.adagrad_init(zeros), grads, zeros, lr=0.1
     )
     np.testing.assert_array_equal(ours, reference)
-    inside = analysis.replay(
-        analysis.adagrad_convention_update,
+    inside = problems.replay(
+        rules.adagrad_convention_update,
         rules.adagrad_init(zeros, 0.1),
         grads,
         zeros,
@@ -332,7 +335,7 @@ def test_state_size_counts_tensors_per_parameter(make, tensors, ratio):
     model(torch.randn(3, 6)).sum().backward()
     optimizer = make(model.parameters())
     optimizer.step()
-    size = analysis.state_size(optimizer)
+    size = costs.state_size(optimizer)
     n_params = sum(p.numel() for p in model.parameters())
     assert size.param_bytes == 4 * n_params
     assert size.per_coordinate_tensors == tensors * 4
@@ -347,9 +350,9 @@ def test_time_per_step_runs_the_optimizer():
     model(torch.randn(2, 3)).sum().backward()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     before = model.weight.detach().clone()
-    seconds = analysis.time_per_step(optimizer, steps=3, repeats=2)
+    seconds = costs.time_per_step(optimizer, steps=3, repeats=2)
     assert 0 < seconds < 1
     # 1 warm-up + 2 * 3 timed steps, each subtracting lr * grad
     torch.testing.assert_close(model.weight.detach(), before - 0.7 * model.weight.grad)
     with pytest.raises(ValueError, match="repeats"):
-        analysis.time_per_step(optimizer, repeats=0)
+        costs.time_per_step(optimizer, repeats=0)

@@ -1,14 +1,23 @@
-"""optlib.bench's bookkeeping: goals, paired ratios, turn-taking, and reading chapter times.
+"""benchmarks/bench.py's bookkeeping: goals, paired ratios, turn-taking, and reading chapter times.
 
 Nothing here times anything: the benchmark itself is run by hand (``make bench``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
-from optlib import bench, sweep
+from optlib.training import sweep
+
+_SPEC = importlib.util.spec_from_file_location(
+    "bench", Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+)
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
 
 # Lines as `jupyter-book build` prints them (myst-nb), with the colour codes of a terminal.
 BUILD_LOG = """\

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from optlib import data
+from optlib import training
 from optlib.__main__ import main, parse_lrs
 from optlib.optim import DEFAULT_LR
+from optlib.training import sparse
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -19,12 +20,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def small_sparse_task(monkeypatch):
     """Shrink the sparse task so a CLI run takes a fraction of a second."""
-    original = data.sparse_splits
+    original = training.sparse_splits
 
     def small(**options):
         return original(n_train=600, n_val=200, n_test=200, n_features=100, **options)
 
-    monkeypatch.setattr(data, "sparse_splits", small)
+    monkeypatch.setattr(sparse, "sparse_splits", small)
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
@@ -62,7 +63,7 @@ def test_compare_writes_json_with_the_required_fields(tmp_path, capsys):
     assert document["meta"]["wall_seconds"] > 0
 
     printed = capsys.readouterr().out
-    assert "test accuracy (%)" in printed and "adagrad" in printed
+    assert "test accuracy (%)" in printed and "Adagrad" in printed
     assert "4 runs in" in printed and str(out) in printed
 
     png = tmp_path / "figure.png"

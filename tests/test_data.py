@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from optlib import data
+from optlib import training
+from optlib.training import data
 
 REAL_DATA_DIR = os.environ.get(data.DATA_DIR_ENV, "")
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
@@ -118,7 +119,7 @@ def test_load_mnist_returns_scaled_float_images_and_int64_labels(
         ("train", TRAIN_IMAGES, TRAIN_LABELS),
         ("test", TEST_IMAGES, TEST_LABELS),
     ]:
-        images, labels = data.load_mnist(split, tmp_path / "root", download=False)
+        images, labels = training.load_mnist(split, tmp_path / "root", download=False)
         expected = torch.from_numpy(arrays[images_name].reshape(-1, 784).astype(np.float32)) / 255
         assert images.dtype == torch.float32 and labels.dtype == torch.int64
         assert images.shape == (len(arrays[labels_name]), 784)
@@ -128,7 +129,7 @@ def test_load_mnist_returns_scaled_float_images_and_int64_labels(
 
 def test_invalid_split_is_a_value_error_naming_it() -> None:
     with pytest.raises(ValueError, match="'validation'"):
-        data.load_mnist("validation", download=False)
+        training.load_mnist("validation", download=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,8 +172,8 @@ def test_bad_file_raises_one_clear_error(
     bad_path = root / f"{TRAIN_IMAGES}{suffix}"
     bad_path.write_bytes(make_bad(payloads[TRAIN_IMAGES]))
 
-    with pytest.raises(data.MnistError) as caught:
-        data.load_mnist("train", root, download=False)
+    with pytest.raises(training.MnistError) as caught:
+        training.load_mnist("train", root, download=False)
     message = str(caught.value)
     assert str(bad_path) in message
     for phrase in phrases:
@@ -185,8 +186,8 @@ def test_wrong_checksum_message_gives_expected_and_actual_hashes(
 ) -> None:
     corrupt = _flip_one_pixel(payloads[TRAIN_LABELS])
     write_files(tmp_path / "root", {**payloads, TRAIN_LABELS: corrupt})
-    with pytest.raises(data.MnistError) as caught:
-        data.load_mnist("train", tmp_path / "root", download=False)
+    with pytest.raises(training.MnistError) as caught:
+        training.load_mnist("train", tmp_path / "root", download=False)
     message = str(caught.value)
     assert data.MNIST_FILES[TRAIN_LABELS].sha256 in message
     assert hashlib.sha256(corrupt).hexdigest() in message
@@ -211,8 +212,8 @@ def test_image_and_label_counts_must_agree(
     encoded[TRAIN_LABELS] = idx_bytes(arrays[TRAIN_LABELS][:-1])
     make_official(monkeypatch, encoded)
     write_files(tmp_path / "root", encoded)
-    with pytest.raises(data.MnistError, match=r"6 images but .* 5 labels"):
-        data.load_mnist("train", tmp_path / "root", download=False)
+    with pytest.raises(training.MnistError, match=r"6 images but .* 5 labels"):
+        training.load_mnist("train", tmp_path / "root", download=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,8 +222,8 @@ def test_image_and_label_counts_must_agree(
 
 
 def test_missing_files_without_download_explain_where_to_put_them(tmp_path: Path) -> None:
-    with pytest.raises(data.MnistError) as caught:
-        data.load_mnist("train", tmp_path / "nowhere", download=False)
+    with pytest.raises(training.MnistError) as caught:
+        training.load_mnist("train", tmp_path / "nowhere", download=False)
     message = str(caught.value)
     assert TRAIN_IMAGES in message
     assert str(tmp_path / "nowhere") in message  # the root searched
@@ -238,8 +239,8 @@ def test_missing_files_with_failing_network_list_every_url_tried(
 ) -> None:
     env_dir = tmp_path / "data"
     monkeypatch.setenv(data.DATA_DIR_ENV, str(env_dir))
-    with pytest.raises(data.MnistError) as caught:
-        data.load_mnist("test")
+    with pytest.raises(training.MnistError) as caught:
+        training.load_mnist("test")
     message = str(caught.value)
     for mirror in data.MNIST_MIRRORS:
         assert f"{mirror}{TEST_IMAGES}.gz: network disabled in tests" in message
@@ -274,7 +275,7 @@ def test_download_falls_back_to_the_next_mirror_and_fills_the_cache(
     first_mirror = data.MNIST_MIRRORS[0]
     monkeypatch.setattr(urllib.request, "urlopen", serve(gz_files, {first_mirror}, requested))
 
-    images, labels = data.load_mnist("train")
+    images, labels = training.load_mnist("train")
 
     assert labels.tolist() == arrays[TRAIN_LABELS].tolist()
     assert images.shape == (6, 784)
@@ -288,7 +289,7 @@ def test_download_falls_back_to_the_next_mirror_and_fills_the_cache(
     data.clear_cache()
     monkeypatch.setattr(urllib.request, "urlopen", serve({}, set(data.MNIST_MIRRORS), requested))
     n_requests = len(requested)
-    assert data.load_mnist("train")[1].tolist() == labels.tolist()
+    assert training.load_mnist("train")[1].tolist() == labels.tolist()
     assert len(requested) == n_requests
 
 
@@ -297,8 +298,8 @@ def test_download_of_corrupt_files_is_rejected_and_not_cached(
 ) -> None:
     gz_files = {f"{name}.gz": gzip.compress(_flip_one_pixel(p)) for name, p in payloads.items()}
     monkeypatch.setattr(urllib.request, "urlopen", serve(gz_files, set(), []))
-    with pytest.raises(data.MnistError) as caught:
-        data.load_mnist("train")
+    with pytest.raises(training.MnistError) as caught:
+        training.load_mnist("train")
     message = str(caught.value)
     assert message.count("SHA-256") == len(data.MNIST_MIRRORS)
     assert not cache_dir(tmp_path).exists() or not any(cache_dir(tmp_path).iterdir())
@@ -315,13 +316,13 @@ def test_search_order_is_root_then_env_then_user_cache(
     monkeypatch.setenv(data.DATA_DIR_ENV, str(env_data))
 
     # root (good) wins over the env dir (corrupt).
-    assert data.load_mnist("train", root, download=False)[0].shape == (6, 784)
+    assert training.load_mnist("train", root, download=False)[0].shape == (6, 784)
     # Without root, the env dir comes before the (good) cache: its corrupt file is an error.
-    with pytest.raises(data.MnistError, match=str(env_data / "mnist")):
-        data.load_mnist("train", download=False)
+    with pytest.raises(training.MnistError, match=str(env_data / "mnist")):
+        training.load_mnist("train", download=False)
     # An empty variable counts as unset: the cache is used.
     monkeypatch.setenv(data.DATA_DIR_ENV, "")
-    assert data.load_mnist("train", download=False)[0].shape == (6, 784)
+    assert training.load_mnist("train", download=False)[0].shape == (6, 784)
     # XDG_CACHE_HOME unset: the cache is ~/.cache/optlib/mnist.
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert data.mnist_cache_dir() == tmp_path / "home" / ".cache" / "optlib" / "mnist"
@@ -332,12 +333,12 @@ def test_repeat_loads_hit_the_memory_cache_and_return_independent_copies(
 ) -> None:
     root = tmp_path / "root"
     write_files(root, payloads)
-    images, labels = data.load_mnist("train", root, download=False)
+    images, labels = training.load_mnist("train", root, download=False)
     first = images.clone(), labels.clone()
     images.fill_(-1.0)  # a caller scribbling on its copy
     labels.fill_(-1)
     hits_before = data._load_verified.cache_info().hits
-    again = data.load_mnist("train", root, download=False)
+    again = training.load_mnist("train", root, download=False)
     assert data._load_verified.cache_info().hits == hits_before + 2
     assert torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])
     # A replaced file is noticed (new identity), re-read and re-verified.
@@ -345,8 +346,8 @@ def test_repeat_loads_hit_the_memory_cache_and_return_independent_copies(
     (root / f"{TRAIN_LABELS}.gz").write_bytes(
         gzip.compress(_flip_one_pixel(payloads[TRAIN_LABELS]))
     )
-    with pytest.raises(data.MnistError, match="SHA-256"):
-        data.load_mnist("train", root, download=False)
+    with pytest.raises(training.MnistError, match="SHA-256"):
+        training.load_mnist("train", root, download=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,8 +368,8 @@ def real_mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[torc
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         root = Path(REAL_DATA_DIR) / "mnist"
         return {
-            "train": data.load_mnist("train", root, download=False),
-            "test": data.load_mnist("test", root, download=False),
+            "train": training.load_mnist("train", root, download=False),
+            "test": training.load_mnist("test", root, download=False),
         }
 
 
@@ -435,9 +436,9 @@ def test_train_val_split_validates_arguments(images, labels, val_size, match) ->
 
 def test_mnist_splits_layout(tmp_path: Path, payloads: dict[str, bytes]) -> None:
     write_files(tmp_path / "root", payloads)
-    splits = data.mnist_splits(val_size=2, seed=1, root=tmp_path / "root", download=False)
-    train = data.train_val_split(*data.load_mnist("train", tmp_path / "root"), 2, 1)
-    test = data.load_mnist("test", tmp_path / "root")
+    splits = training.mnist_splits(val_size=2, seed=1, root=tmp_path / "root", download=False)
+    train = data.train_val_split(*training.load_mnist("train", tmp_path / "root"), 2, 1)
+    test = training.load_mnist("test", tmp_path / "root")
     assert splits._fields == (*data.Split._fields, "test_x", "test_y")
     for got, expected in zip(splits, (*train, *test), strict=True):
         assert got.dtype == expected.dtype and torch.equal(got, expected)
@@ -449,7 +450,7 @@ def test_mnist_splits_layout(tmp_path: Path, payloads: dict[str, bytes]) -> None
 
 
 def test_zipf_frequencies_follow_the_power_law_and_sum_to_mean_active() -> None:
-    frequency = data.zipf_feature_frequency(3000, zipf_exponent=1.2, mean_active=15.0).double()
+    frequency = training.zipf_feature_frequency(3000, zipf_exponent=1.2, mean_active=15.0).double()
     assert math.isclose(frequency.sum().item(), 15.0, rel_tol=1e-5)
     assert bool((frequency[1:] <= frequency[:-1]).all())
     unclipped = torch.nonzero(frequency < 1).squeeze(1)
@@ -460,9 +461,9 @@ def test_zipf_frequencies_follow_the_power_law_and_sum_to_mean_active() -> None:
 
 
 def test_sparse_dataset_is_deterministic_and_well_formed() -> None:
-    first = data.make_sparse_classification(3000, n_features=400, n_classes=3, seed=7)
-    again = data.make_sparse_classification(3000, n_features=400, n_classes=3, seed=7)
-    other = data.make_sparse_classification(3000, n_features=400, n_classes=3, seed=8)
+    first = training.make_sparse_classification(3000, n_features=400, n_classes=3, seed=7)
+    again = training.make_sparse_classification(3000, n_features=400, n_classes=3, seed=7)
+    other = training.make_sparse_classification(3000, n_features=400, n_classes=3, seed=8)
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not torch.equal(first.x, other.x)
     assert first.x.shape == (3000, 400) and first.x.dtype == torch.float32
@@ -471,14 +472,16 @@ def test_sparse_dataset_is_deterministic_and_well_formed() -> None:
     assert set(first.y.unique().tolist()) == {0, 1, 2}
     # The teacher depends on the seed only, not on the number of samples.
     assert torch.equal(
-        data.make_sparse_classification(10, n_features=400, n_classes=3, seed=7).teacher_weight,
+        training.make_sparse_classification(10, n_features=400, n_classes=3, seed=7).teacher_weight,
         first.teacher_weight,
     )
 
 
 def test_sparse_features_appear_with_their_zipf_frequencies() -> None:
     n_samples = 20_000
-    dataset = data.make_sparse_classification(n_samples, n_features=500, mean_active=10.0, seed=1)
+    dataset = training.make_sparse_classification(
+        n_samples, n_features=500, mean_active=10.0, seed=1
+    )
     empirical = dataset.x.mean(dim=0).double()
     p = dataset.feature_frequency.double()
     z_scores = (empirical - p) / (p * (1 - p) / n_samples).clamp_min(1e-12).sqrt()
@@ -505,7 +508,7 @@ def _held_out_accuracy(x: torch.Tensor, y: torch.Tensor, n_train: int) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_rare_features_carry_the_signal(seed: int) -> None:
-    dataset = data.make_sparse_classification(8000, n_features=400, mean_active=10.0, seed=seed)
+    dataset = training.make_sparse_classification(8000, n_features=400, mean_active=10.0, seed=seed)
     common, rare = slice(0, 40), slice(40, 400)  # the 10% most frequent features vs the rest
     # The teacher weights rare features more.
     weight_size = dataset.teacher_weight.abs().mean(dim=1)
@@ -516,7 +519,7 @@ def test_rare_features_carry_the_signal(seed: int) -> None:
     assert accuracy_rare > 0.75
     assert accuracy_rare > accuracy_common + 0.15
     # Control: with equal teacher weights (weight_power=0) rare features lose most of that edge.
-    flat = data.make_sparse_classification(
+    flat = training.make_sparse_classification(
         8000, n_features=400, mean_active=10.0, seed=seed, weight_power=0.0
     )
     flat_common = _held_out_accuracy(flat.x[:, common], flat.y, 6000)
@@ -525,8 +528,8 @@ def test_rare_features_carry_the_signal(seed: int) -> None:
 
 
 def test_label_noise_flips_the_expected_fraction() -> None:
-    clean = data.make_sparse_classification(20_000, n_features=300, n_classes=4, seed=5)
-    noisy = data.make_sparse_classification(
+    clean = training.make_sparse_classification(20_000, n_features=300, n_classes=4, seed=5)
+    noisy = training.make_sparse_classification(
         20_000, n_features=300, n_classes=4, seed=5, label_noise=0.2
     )
     assert torch.equal(clean.x, noisy.x)
@@ -535,8 +538,8 @@ def test_label_noise_flips_the_expected_fraction() -> None:
 
 
 def test_sparse_splits_share_one_teacher_in_the_mnist_layout() -> None:
-    splits = data.sparse_splits(300, 100, 50, n_features=200, seed=4)
-    full = data.make_sparse_classification(450, n_features=200, seed=4)
+    splits = training.sparse_splits(300, 100, 50, n_features=200, seed=4)
+    full = training.make_sparse_classification(450, n_features=200, seed=4)
     assert splits._fields == data.MnistSplits._fields
     assert [len(t) for t in splits] == [300, 300, 100, 100, 50, 50]
     assert torch.equal(torch.cat([splits.train_x, splits.val_x, splits.test_x]), full.x)
@@ -556,4 +559,4 @@ def test_sparse_splits_share_one_teacher_in_the_mnist_layout() -> None:
 )
 def test_sparse_generator_validates_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        data.make_sparse_classification(**kwargs)
+        training.make_sparse_classification(**kwargs)

@@ -15,19 +15,16 @@ import pytest
 import torch
 from torch import nn
 
-from optlib import experiments, plotting, train
-from optlib.data import DataSplits
-from optlib.experiments import (
+from optlib import figures, rules, training
+from optlib.book import experiments
+from optlib.book.experiments import (
     KINGMA_BA_OPTIMIZERS,
-    inverse_sqrt_factor,
     kingma_ba_factory,
     one_step_change,
-    protocol_style,
-    tune_lr_with,
     with_inverse_sqrt_decay,
 )
 from optlib.optim import SGD, Adagrad, Adam
-from optlib.results import SummaryRow
+from optlib.training import DataSplits, SummaryRow
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,10 +38,10 @@ def blobs(n: int, generator: torch.Generator, n_features: int = 12, n_classes: i
 
 
 @pytest.fixture(scope="module")
-def task() -> train.Task:
+def task() -> training.Task:
     generator = torch.Generator().manual_seed(0)
     splits = DataSplits(*blobs(256, generator), *blobs(128, generator), *blobs(128, generator))
-    return train.Task("blobs", splits, "mlp", in_features=12, n_classes=3)
+    return training.Task("blobs", splits, "mlp", in_features=12, n_classes=3)
 
 
 def test_docstring_examples_run():
@@ -105,9 +102,9 @@ def test_one_step_needs_an_optimizer():
 # alpha / sqrt(t)
 # --------------------------------------------------------------------------------------------
 def test_inverse_sqrt_factor():
-    assert [inverse_sqrt_factor(k) for k in (0, 3, 99)] == [1.0, 0.5, 0.1]
+    assert [rules.inverse_sqrt_decay(k) for k in (0, 3, 99)] == [1.0, 0.5, 0.1]
     with pytest.raises(ValueError, match="steps_taken"):
-        inverse_sqrt_factor(-1)
+        rules.inverse_sqrt_decay(-1)
 
 
 def test_decayed_sgd_takes_steps_alpha_over_sqrt_t():
@@ -126,10 +123,10 @@ def test_decayed_sgd_takes_steps_alpha_over_sqrt_t():
 
 def test_decay_follows_the_steps_of_the_training_harness(task):
     model = task.make_model(0)
-    optimizer = with_inverse_sqrt_decay(train.optimizer_factory("adam", lr=0.02))(
+    optimizer = with_inverse_sqrt_decay(training.optimizer_factory("adam", lr=0.02))(
         model.parameters()
     )
-    record = train.fit(model, optimizer, task, epochs=2, batch_size=32, seed=0, progress=False)
+    record = training.fit(model, optimizer, task, epochs=2, batch_size=32, seed=0, progress=False)
     assert record.lr == 0.02  # recorded before the first step: the base step size
     assert record.steps == 16
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.02 / math.sqrt(record.steps + 1))
@@ -142,15 +139,15 @@ def test_a_decayed_run_resumes_from_a_checkpoint_where_it_stopped(task, tmp_path
     factory = kingma_ba_factory(label, 0.05)
     options = {"batch_size": 32, "seed": 3, "progress": False}
     model = task.make_model(3)
-    uninterrupted = train.fit(model, factory(model.parameters()), task, epochs=3, **options)
+    uninterrupted = training.fit(model, factory(model.parameters()), task, epochs=3, **options)
 
     checkpoint = tmp_path / "run.pt"
     first = task.make_model(3)
-    train.fit(first, factory(first.parameters()), task, epochs=1, checkpoint_path=checkpoint,
+    training.fit(first, factory(first.parameters()), task, epochs=1, checkpoint_path=checkpoint,
               **options)  # fmt: skip
     resumed_model = task.make_model(3)
     resumed_optimizer = factory(resumed_model.parameters())
-    resumed = train.fit(
+    resumed = training.fit(
         resumed_model, resumed_optimizer, task, epochs=3, resume_from=checkpoint, **options
     )
     assert resumed.train_loss == uninterrupted.train_loss
@@ -195,32 +192,32 @@ def test_kingma_ba_factory_validates(label, lr, match):
 
 
 # --------------------------------------------------------------------------------------------
-# tune_lr_with
+# training.tune_lr
 # --------------------------------------------------------------------------------------------
 def test_tune_lr_with_a_plain_factory_agrees_with_tune_lr(task):
     lrs, seeds = (0.003, 0.03, 0.3), (0, 1)
-    reference = train.tune_lr("adam", task, lrs, seeds, epochs=1, batch_size=32, progress=False)
-    result = tune_lr_with(
-        lambda lr: train.optimizer_factory("adam", lr=lr),
-        "adam",
+    reference = training.tune_lr("adam", task, lrs, seeds, epochs=1, batch_size=32, progress=False)
+    result = training.tune_lr(
+        lambda lr: training.optimizer_factory("adam", lr=lr),
         task,
         lrs,
         seeds,
         epochs=1,
         batch_size=32,
+        label="adam",
     )
     assert result == reference
 
 
 def test_tune_lr_with_scores_a_divergent_lr_as_infinite(task):
-    result = tune_lr_with(
-        lambda lr: train.optimizer_factory("sgd", lr=lr),
-        "sgd",
+    result = training.tune_lr(
+        lambda lr: training.optimizer_factory("sgd", lr=lr),
         task,
         (0.1, 1e10),
         (0,),
         epochs=1,
         batch_size=32,
+        label="sgd",
     )
     assert math.isinf(result.mean_val_loss[1])
     assert result.best_lr == 0.1
@@ -228,9 +225,9 @@ def test_tune_lr_with_scores_a_divergent_lr_as_infinite(task):
 
 
 def test_tune_lr_with_schedule_changes_the_scores(task):
-    def tune(label: str) -> train.TuningResult:
-        return tune_lr_with(
-            lambda lr: kingma_ba_factory(label, lr), label, task, (0.05, 0.5), (0,), epochs=1
+    def tune(label: str) -> training.TuningResult:
+        return training.tune_lr(
+            lambda lr: kingma_ba_factory(label, lr), task, (0.05, 0.5), (0,), epochs=1, label=label
         )
 
     constant, decayed = tune("adagrad-constant"), tune("adagrad-decayed")
@@ -248,64 +245,58 @@ def test_tune_lr_with_schedule_changes_the_scores(task):
 )
 def test_tune_lr_with_validates(task, lrs, seeds, match):
     with pytest.raises(ValueError, match=match):
-        tune_lr_with(
-            lambda lr: train.optimizer_factory("sgd", lr=lr), "sgd", task, lrs, seeds, epochs=1
+        training.tune_lr(
+            lambda lr: training.optimizer_factory("sgd", lr=lr),
+            task,
+            lrs,
+            seeds,
+            epochs=1,
+            label="sgd",
         )
 
 
 def test_tune_lr_with_raises_when_everything_diverges(task):
     with pytest.raises(ValueError, match="Every learning rate diverged"):
-        tune_lr_with(
-            lambda lr: train.optimizer_factory("sgd", lr=lr),
-            "sgd",
+        training.tune_lr(
+            lambda lr: training.optimizer_factory("sgd", lr=lr),
             task,
             (1e10, 1e12),
             (0,),
             epochs=1,
+            label="sgd",
         )
 
 
 # --------------------------------------------------------------------------------------------
 # Figures and tables
 # --------------------------------------------------------------------------------------------
-def test_protocol_styles_use_the_book_palette():
-    assert protocol_style("adam-decayed").color == plotting.color("adam")
-    assert protocol_style("nesterov-decayed").color == plotting.color("nesterov")
-    constant, decayed = protocol_style("adagrad-constant"), protocol_style("adagrad-decayed")
-    assert constant.color == decayed.color == plotting.color("adagrad")
-    assert (constant.linestyle, decayed.linestyle) == ("-", "--")
-    assert protocol_style("adagrad") == (plotting.color("adagrad"), "-", "Adagrad")
-    with pytest.raises(KeyError):
-        protocol_style("lion")
-
-
 def test_plot_lr_sensitivity_marks_each_best_lr(task):
     results = [
-        tune_lr_with(
+        training.tune_lr(
             lambda lr, label=label: kingma_ba_factory(label, lr),
-            label,
             task,
             (0.01, 0.1, 1.0),
             (0, 1),
             epochs=1,
             batch_size=64,
+            label=label,
         )
         for label in ("adam-decayed", "adagrad-constant")
     ]
     fig, ax = plt.subplots()
-    experiments.plot_lr_sensitivity(ax, results)
+    figures.plot_lr_sensitivity(ax, results)
     stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
     assert [star.get_xdata()[0] for star in stars] == [r.best_lr for r in results]
     assert [star.get_color() for star in stars] == [
-        plotting.color("adam"),
-        plotting.color("adagrad"),
+        figures.color("adam"),
+        figures.color("adagrad"),
     ]
     assert ax.get_xscale() == "log" and "after 1 epoch " in ax.get_ylabel()
     plt.close(fig)
 
 
 def test_plot_loss_curves_draws_one_line_per_label(task):
-    runs = train.compare(
+    runs = training.compare(
         {label: kingma_ba_factory(label, 0.1) for label in ("adam-decayed", "adagrad-decayed")},
         task,
         seeds=(0, 1),
@@ -314,7 +305,7 @@ def test_plot_loss_curves_draws_one_line_per_label(task):
         progress=False,
     )
     fig, ax = plt.subplots()
-    experiments.plot_loss_curves(ax, runs, window=2)
+    figures.plot_loss_curves(ax, runs, window=2)
     lines = ax.get_lines()
     assert [line.get_linestyle() for line in lines] == ["-", "--"]
     assert len(lines[0].get_xdata()) == 8  # 16 steps in windows of 2
@@ -327,14 +318,15 @@ def test_summary_markdown_has_a_row_per_optimizer():
         SummaryRow("adam", (0.001,), 3, 0.97, 0.004, 1.5, 0.2),
         SummaryRow("adagrad-decayed", (0.1, 0.3), 1, math.nan, math.nan, 0.5, math.nan),
     ]
-    lines = experiments.summary_markdown(rows).splitlines()
-    assert len(lines) == 4 and lines[1] == "|---|---|---|---|---|"
-    assert lines[2] == "| Adam | 0.001 | 3 | 97.00 ± 0.40 | 1.50 ± 0.20 |"
-    assert lines[3] == "| Adagrad, α/√t | 0.1, 0.3 | 1 | n/a | 0.50 |"
+    lines = str(figures.summary_table(rows)).splitlines()
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    assert len(lines) == 4
+    assert cells[2] == ["Adam", "0.001", "3", "97.00 ± 0.40", "1.50 ± 0.20"]
+    assert cells[3] == ["Adagrad, α/√t", "0.1, 0.3", "1", "n/a", "0.50"]
 
 
 def test_plot_paired_accuracy_joins_the_runs_of_each_seed(task):
-    runs = train.compare(
+    runs = training.compare(
         {"adam": ("adam", {"lr": 0.01}), "adagrad": ("adagrad", {"lr": 0.1})},
         task,
         seeds=(0, 1, 2),
@@ -343,7 +335,7 @@ def test_plot_paired_accuracy_joins_the_runs_of_each_seed(task):
         progress=False,
     )
     fig, ax = plt.subplots()
-    experiments.plot_paired_accuracy(ax, runs)
+    figures.plot_paired_accuracy(ax, runs)
     pairs = [line for line in ax.get_lines() if line.get_color() == "0.75"]
     assert len(pairs) == 3
     for seed, line in enumerate(pairs):
@@ -352,4 +344,4 @@ def test_plot_paired_accuracy_joins_the_runs_of_each_seed(task):
     assert [tick.get_text() for tick in ax.get_xticklabels()] == ["Adam", "Adagrad"]
     plt.close(fig)
     with pytest.raises(ValueError, match="test accuracy"):
-        experiments.plot_paired_accuracy(ax, [])
+        figures.plot_paired_accuracy(ax, [])

@@ -9,15 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from optlib import analysis, faq, landscapes, rules
 from optlib import optim as optlib_optim
+from optlib import problems, rules
+from optlib.book import analysis, faq
 
 
 # --------------------------------------------------------------------------------------------
 # Wilson et al. (2017)
 # --------------------------------------------------------------------------------------------
 def test_wilson_problem_has_the_published_structure():
-    problem = faq.wilson_problem(30, 0.6, seed=3)
+    problem = problems.wilson_problem(30, 0.6, seed=3)
     x, y = problem.x, problem.y
     assert x.shape == (30, 3 + 5 * 30)
     assert set(np.unique(y)) <= {-1.0, 1.0}
@@ -31,16 +32,16 @@ def test_wilson_problem_has_the_published_structure():
 
 
 def test_wilson_problem_is_seeded_and_validates():
-    a, b = faq.wilson_problem(10, 0.7, seed=1), faq.wilson_problem(10, 0.7, seed=1)
+    a, b = problems.wilson_problem(10, 0.7, seed=1), problems.wilson_problem(10, 0.7, seed=1)
     np.testing.assert_array_equal(a.x, b.x)
     with pytest.raises(ValueError, match="p_positive"):
-        faq.wilson_problem(10, 0.5)
+        problems.wilson_problem(10, 0.5)
     with pytest.raises(ValueError, match="n_samples"):
-        faq.wilson_problem(0, 0.7)
+        problems.wilson_problem(0, 0.7)
 
 
 def test_gradient_matches_finite_differences():
-    problem = faq.wilson_problem(5, 0.6, seed=0)
+    problem = problems.wilson_problem(5, 0.6, seed=0)
     w = np.random.default_rng(0).standard_normal(problem.x.shape[1])
     step = 1e-6
     numeric = np.array(
@@ -53,33 +54,33 @@ def test_gradient_matches_finite_differences():
 
 
 def test_test_error_matches_fresh_samples():
-    fresh = faq.wilson_problem(500, 0.7, seed=5)
+    fresh = problems.wilson_problem(500, 0.7, seed=5)
     for weights in (np.array([0.3, 0.2, -0.05]), np.array([0.1, 0.2, 0.2])):
         scores = fresh.x[:, :3] @ weights  # unseen private features have weight 0
         empirical = np.mean(np.sign(scores) != fresh.y)
-        assert empirical == pytest.approx(faq.wilson_test_error(weights, 0.7), abs=0.07)
-    assert faq.wilson_test_error(np.array([0.3, 0.2, -0.05]), 0.7) == 0.0
-    assert faq.wilson_test_error(np.array([0.1, 0.2, 0.2]), 0.7) == pytest.approx(0.3)
+        assert empirical == pytest.approx(problems.wilson_test_error(weights, 0.7), abs=0.07)
+    assert problems.wilson_test_error(np.array([0.3, 0.2, -0.05]), 0.7) == 0.0
+    assert problems.wilson_test_error(np.array([0.1, 0.2, 0.2]), 0.7) == pytest.approx(0.3)
     with pytest.raises(ValueError, match="weights"):
-        faq.wilson_test_error(np.zeros(2), 0.7)
+        problems.wilson_test_error(np.zeros(2), 0.7)
 
 
 def test_gradient_descent_generalises_and_adagrad_does_not():
-    problem = faq.wilson_problem(40, 0.6, seed=0)
+    problem = problems.wilson_problem(40, 0.6, seed=0)
     start = np.zeros(problem.x.shape[1])
     lr_gd = 1.0 / np.linalg.eigvalsh(problem.x.T @ problem.x).max()
 
     def gradient(w, _step):
         return problem.gradient(w)
 
-    gd = landscapes.run("sgd", gradient, start, lr=lr_gd, steps=1000).points[-1]
-    adagrad = landscapes.run("adagrad", gradient, start, lr=0.1, steps=1000).points[-1]
+    gd = problems.run("sgd", gradient, start, lr=lr_gd, steps=1000).points[-1]
+    adagrad = problems.run("adagrad", gradient, start, lr=0.1, steps=1000).points[-1]
     for weights in (gd, adagrad):
         assert problem.train_error(weights) == 0.0
     minimum_norm = np.linalg.lstsq(problem.x, problem.y, rcond=None)[0]
     np.testing.assert_allclose(gd, minimum_norm, atol=1e-8)  # GD from 0 finds it
-    assert faq.wilson_test_error(gd, 0.6) == 0.0
-    assert faq.wilson_test_error(adagrad, 0.6) == pytest.approx(0.4)
+    assert problems.wilson_test_error(gd, 0.6) == 0.0
+    assert problems.wilson_test_error(adagrad, 0.6) == pytest.approx(0.4)
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,10 +91,10 @@ def test_epsilon_hat_equals_pytorch_adam_with_the_converted_epsilon():
     eps_hat, lr, betas = 1e-7, 1e-3, (0.9, 0.999)
     state_hat = state_torch = rules.adam_init(np.zeros(4))
     for t, grad in enumerate(grads, start=1):
-        delta_hat, state_hat = faq.adam_update_epsilon_hat(
+        delta_hat, state_hat = rules.adam_update_epsilon_hat(
             grad, state_hat, np.zeros(4), lr=lr, betas=betas, eps=eps_hat
         )
-        eps_t = faq.epsilon_hat_equivalent(eps_hat, betas[1], t)
+        eps_t = rules.epsilon_hat_equivalent(eps_hat, betas[1], t)
         delta_torch, state_torch = rules.adam_update(
             grad, state_torch, np.zeros(4), lr=lr, betas=betas, eps=eps_t
         )
@@ -103,22 +104,22 @@ def test_epsilon_hat_equals_pytorch_adam_with_the_converted_epsilon():
 
 def test_epsilon_hat_without_epsilon_is_adam():
     grads = np.random.default_rng(2).standard_normal((10, 3))
-    hat = analysis.replay(
-        faq.adam_update_epsilon_hat, rules.adam_init(np.zeros(3)), grads, np.zeros(3), eps=0.0
+    hat = problems.replay(
+        rules.adam_update_epsilon_hat, rules.adam_init(np.zeros(3)), grads, np.zeros(3), eps=0.0
     )
-    plain = analysis.replay(
+    plain = problems.replay(
         rules.adam_update, rules.adam_init(np.zeros(3)), grads, np.zeros(3), eps=0.0
     )
     np.testing.assert_allclose(hat, plain, rtol=1e-12)
 
 
 def test_epsilon_hat_equivalent_values_and_validation():
-    assert faq.epsilon_hat_equivalent(1e-7, 0.999, 1) == pytest.approx(1e-7 / math.sqrt(1e-3))
-    assert faq.epsilon_hat_equivalent(1e-7, 0.999, 100_000) == pytest.approx(1e-7)
+    assert rules.epsilon_hat_equivalent(1e-7, 0.999, 1) == pytest.approx(1e-7 / math.sqrt(1e-3))
+    assert rules.epsilon_hat_equivalent(1e-7, 0.999, 100_000) == pytest.approx(1e-7)
     with pytest.raises(ValueError, match="step"):
-        faq.epsilon_hat_equivalent(1e-7, 0.999, 0)
+        rules.epsilon_hat_equivalent(1e-7, 0.999, 0)
     with pytest.raises(ValueError, match="beta2"):
-        faq.epsilon_hat_equivalent(1e-7, 1.0, 3)
+        rules.epsilon_hat_equivalent(1e-7, 1.0, 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def test_train_recording_changes_records_sgd_steps_exactly():
     loss = nn.functional.cross_entropy(reference(x), y)
     loss.backward()
     expected = torch.cat([0.5 * p.grad.abs().reshape(-1) for p in reference.parameters()])
-    record = faq.train_recording_changes(
+    record = analysis.train_recording_changes(
         model, torch.optim.SGD(model.parameters(), lr=0.5), [(x, y), (x, y)]
     )
     assert record.losses.shape == record.median_abs_change.shape == (2,)
@@ -185,9 +186,9 @@ def test_a_fresh_adam_steps_lr_in_every_coordinate():
     torch.manual_seed(1)
     model = nn.Linear(5, 3)
     batches = [(torch.randn(16, 5), torch.randint(0, 3, (16,)))]
-    record = faq.train_recording_changes(
+    record = analysis.train_recording_changes(
         model, optlib_optim.Adam(model.parameters(), lr=0.01), batches
     )
     assert record.median_abs_change[0] == pytest.approx(0.01, rel=1e-4)
     with pytest.raises(ValueError, match="batches"):
-        faq.train_recording_changes(model, torch.optim.SGD(model.parameters(), lr=0.1), [])
+        analysis.train_recording_changes(model, torch.optim.SGD(model.parameters(), lr=0.1), [])

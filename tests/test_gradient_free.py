@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from optlib import gradient_free
-from optlib.gradient_free import adam_descent, cma_es, ellipsoid, nelder_mead
+from optlib.book import gradient_free
+from optlib.book.gradient_free import adam_descent, cma_es, nelder_mead
+from optlib.problems import ellipsoid
 
 
 @pytest.mark.parametrize("rotated", [False, True])

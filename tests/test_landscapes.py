@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from optlib import landscapes as L
-from optlib.plotting import animation_html, color
+from optlib import figures, problems
+from optlib.figures import animation_html, color
 
 ALL_LANDSCAPES = [
-    L.ill_conditioned_quadratic(),
-    L.ill_conditioned_quadratic(condition=10.0, rotation_deg=30.0),
-    L.rosenbrock(),
-    L.saddle(),
-    L.beale(),
+    problems.ill_conditioned_quadratic(),
+    problems.ill_conditioned_quadratic(condition=10.0, rotation_deg=30.0),
+    problems.rosenbrock(),
+    problems.saddle(),
+    problems.beale(),
 ]
 IDS = ["quadratic", "rotated-quadratic", "rosenbrock", "saddle", "beale"]
 
@@ -66,45 +66,45 @@ def test_value_and_gradient_broadcast_over_grids(landscape):
 
 
 def test_quadratic_hessian_has_the_requested_condition_number():
-    bowl = L.ill_conditioned_quadratic(condition=40.0, rotation_deg=20.0)
+    bowl = problems.ill_conditioned_quadratic(condition=40.0, rotation_deg=20.0)
     hessian = np.stack([bowl.gradient(np.array(e)) for e in ([1.0, 0.0], [0.0, 1.0])])
     eigenvalues = np.linalg.eigvalsh(hessian)
     assert eigenvalues.max() / eigenvalues.min() == pytest.approx(40.0)
 
 
 def test_saddle_is_a_saddle_at_the_origin():
-    land = L.saddle(curvature=10.0)
+    land = problems.saddle(curvature=10.0)
     np.testing.assert_allclose(land.gradient(np.zeros(2)), 0.0)
     assert land.value(np.array([0.0, 0.0])) > land.min_value
     assert land.value(np.array([0.0, 0.1])) < 0.0 < land.value(np.array([0.1, 0.0]))
 
 
 def test_tilted_double_well_minima():
-    well = L.tilted_double_well(0.2)
+    well = problems.tilted_double_well(0.2)
     for x in (well.local_minimizer, well.global_minimizer):
         assert well.gradient(x) == pytest.approx(0.0, abs=1e-12)
         assert 3 * x**2 - 1 > 0  # f'' > 0: a minimum
     assert well.value(well.global_minimizer) < well.value(well.local_minimizer)
     with pytest.raises(ValueError, match="tilt"):
-        L.tilted_double_well(0.5)
+        problems.tilted_double_well(0.5)
 
 
 def test_constructor_validation_names_the_parameter():
     with pytest.raises(ValueError, match="condition"):
-        L.ill_conditioned_quadratic(condition=0.0)
+        problems.ill_conditioned_quadratic(condition=0.0)
     with pytest.raises(ValueError, match="curvature"):
-        L.saddle(curvature=-1.0)
+        problems.saddle(curvature=-1.0)
     with pytest.raises(ValueError, match="points"):
-        L.rosenbrock().value(np.zeros(3))
+        problems.rosenbrock().value(np.zeros(3))
 
 
 # --------------------------------------------------------------------------------------------
 # The runner
 # --------------------------------------------------------------------------------------------
 def test_gradient_descent_on_a_quadratic_matches_the_closed_form():
-    bowl = L.ill_conditioned_quadratic(condition=25.0, rotation_deg=30.0)
+    bowl = problems.ill_conditioned_quadratic(condition=25.0, rotation_deg=30.0)
     lr, steps = 0.05, 40
-    path = L.run_on(bowl, "sgd", lr=lr, steps=steps)
+    path = problems.run_on(bowl, "sgd", lr=lr, steps=steps)
     hessian = np.stack([bowl.gradient(np.array(e)) for e in ([1.0, 0.0], [0.0, 1.0])])
     expected = np.linalg.matrix_power(np.eye(2) - lr * hessian, steps) @ bowl.start
     np.testing.assert_allclose(path.points[-1], expected, rtol=1e-10, atol=1e-12)
@@ -125,9 +125,9 @@ TORCH_OPTIMIZERS = {
 @pytest.mark.parametrize("name", sorted(TORCH_OPTIMIZERS))
 def test_trajectory_matches_torch_optim_on_rosenbrock(name):
     """The NumPy runner drives the pure rules; torch.optim is the oracle."""
-    land = L.rosenbrock()
+    land = problems.rosenbrock()
     lr, steps = 1e-3 if name in ("sgd", "momentum", "nesterov") else 1e-2, 60
-    path = L.run_on(land, name, lr=lr, steps=steps)
+    path = problems.run_on(land, name, lr=lr, steps=steps)
     cls, kwargs = TORCH_OPTIMIZERS[name]
     param = torch.tensor(land.start, dtype=torch.float64, requires_grad=True)
     optimizer = cls([param], lr=lr, **kwargs)
@@ -143,20 +143,20 @@ def test_trajectory_matches_torch_optim_on_rosenbrock(name):
 
 
 def test_divergence_is_flagged_and_cut_short():
-    bowl = L.ill_conditioned_quadratic(condition=25.0)
-    path = L.run_on(bowl, "sgd", lr=1.0, steps=200)  # 1 - 25 * lr = -24: blows up
+    bowl = problems.ill_conditioned_quadratic(condition=25.0)
+    path = problems.run_on(bowl, "sgd", lr=1.0, steps=200)  # 1 - 25 * lr = -24: blows up
     assert path.diverged
     assert np.isnan(path.points[-1]).all() and np.isnan(path.losses[-1])
     assert np.isfinite(path.points[0]).all()
-    assert L.steps_to_tolerance(path, 0.0, 1e-6) is None
-    assert L.tail_gap(path, 0.0) == math.inf
-    assert not L.in_view(bowl, path)
+    assert problems.steps_to_tolerance(path, 0.0, 1e-6) is None
+    assert problems.tail_gap(path, 0.0) == math.inf
+    assert not problems.in_view(bowl, path)
 
 
 def test_hyperparameter_overrides_reach_the_rule():
-    bowl = L.ill_conditioned_quadratic()
-    plain = L.run_on(bowl, "momentum", lr=0.01, steps=5)
-    slower = L.run_on(bowl, "momentum", lr=0.01, steps=5, momentum=0.1)
+    bowl = problems.ill_conditioned_quadratic()
+    plain = problems.run_on(bowl, "momentum", lr=0.01, steps=5)
+    slower = problems.run_on(bowl, "momentum", lr=0.01, steps=5, momentum=0.1)
     assert not np.allclose(plain.points, slower.points)
     np.testing.assert_allclose(slower.points[1], plain.points[1])  # the first step has no memory
 
@@ -164,53 +164,57 @@ def test_hyperparameter_overrides_reach_the_rule():
 def test_run_validation():
     grad = lambda p, _t: p  # noqa: E731
     with pytest.raises(ValueError, match="optimizer"):
-        L.run("lion", grad, [1.0], lr=0.1, steps=1)
+        problems.run("lion", grad, [1.0], lr=0.1, steps=1)
     with pytest.raises(ValueError, match="lr"):
-        L.run("sgd", grad, [1.0], lr=-0.1, steps=1)
+        problems.run("sgd", grad, [1.0], lr=-0.1, steps=1)
     with pytest.raises(ValueError, match="steps"):
-        L.run("sgd", grad, [1.0], lr=0.1, steps=-1)
+        problems.run("sgd", grad, [1.0], lr=0.1, steps=-1)
 
 
 def test_steps_to_tolerance_requires_staying_below():
     losses = np.array([5.0, 0.5, 2.0, 0.5, 0.1, 0.05])
-    path = L.Trajectory("sgd", 0.1, np.zeros((6, 2)), losses, False)
-    assert L.steps_to_tolerance(path, 0.0, 1.0) == 3  # dips at 1, bounces out at 2
-    assert L.steps_to_tolerance(path, 0.0, 0.01) is None
-    assert L.steps_to_tolerance(path, 0.0, 10.0) == 0
-    assert L.tail_gap(path, 0.0, tail=2) == pytest.approx(0.1)
+    path = problems.Trajectory("sgd", 0.1, np.zeros((6, 2)), losses, False)
+    assert problems.steps_to_tolerance(path, 0.0, 1.0) == 3  # dips at 1, bounces out at 2
+    assert problems.steps_to_tolerance(path, 0.0, 0.01) is None
+    assert problems.steps_to_tolerance(path, 0.0, 10.0) == 0
+    assert problems.tail_gap(path, 0.0, tail=2) == pytest.approx(0.1)
 
 
 # --------------------------------------------------------------------------------------------
 # Tuning
 # --------------------------------------------------------------------------------------------
 def test_grid_search_picks_the_lowest_score_first_on_ties():
-    paths = {lr: L.Trajectory("sgd", lr, np.zeros((1, 2)), np.zeros(1), False) for lr in (1, 2, 3)}
+    paths = {
+        lr: problems.Trajectory("sgd", lr, np.zeros((1, 2)), np.zeros(1), False) for lr in (1, 2, 3)
+    }
     scores = {1: 5.0, 2: 1.0, 3: 1.0}
-    search = L.grid_search(lambda lr: paths[lr], lambda p: scores[p.lr], [1, 2, 3])
+    search = problems.grid_search(lambda lr: paths[lr], lambda p: scores[p.lr], [1, 2, 3])
     assert search.lr == 2 and search.scores == [5.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="grid"):
-        L.grid_search(lambda lr: paths[1], lambda p: 0.0, [])
+        problems.grid_search(lambda lr: paths[1], lambda p: 0.0, [])
 
 
 def test_tune_lr_beats_every_other_grid_value_and_stays_in_view():
-    bowl = L.ill_conditioned_quadratic(condition=25.0)
+    bowl = problems.ill_conditioned_quadratic(condition=25.0)
     grid = 10.0 ** np.arange(-3.0, 0.01, 0.5)
-    tuning = L.tune_lr(bowl, "sgd", steps=300, tol=1e-6, grid=grid)
+    tuning = problems.tune_on(bowl, "sgd", steps=300, tol=1e-6, grid=grid)
     # gradient descent is stable only for lr < 2/25, so the winner is the largest stable value
     assert tuning.lr == pytest.approx(10**-1.5)
-    assert tuning.steps_to_tol == L.steps_to_tolerance(tuning.trajectory, 0.0, 1e-6)
-    assert L.in_view(bowl, tuning.trajectory)
-    score = L.landscape_score(bowl, 1e-6)
+    assert tuning.steps_to_tol == problems.steps_to_tolerance(tuning.trajectory, 0.0, 1e-6)
+    assert problems.in_view(bowl, tuning.trajectory)
+    score = problems.landscape_score(bowl, 1e-6)
     for lr in grid:
-        assert score(tuning.trajectory) <= score(L.run_on(bowl, "sgd", lr=float(lr), steps=300))
+        assert score(tuning.trajectory) <= score(
+            problems.run_on(bowl, "sgd", lr=float(lr), steps=300)
+        )
 
 
 def test_rotation_leaves_gradient_descent_unchanged_but_not_adagrad():
-    aligned = L.ill_conditioned_quadratic(25.0)
-    rotated = L.ill_conditioned_quadratic(25.0, rotation_deg=45.0)
-    gd = [L.run_on(b, "sgd", lr=0.05, steps=100) for b in (aligned, rotated)]
+    aligned = problems.ill_conditioned_quadratic(25.0)
+    rotated = problems.ill_conditioned_quadratic(25.0, rotation_deg=45.0)
+    gd = [problems.run_on(b, "sgd", lr=0.05, steps=100) for b in (aligned, rotated)]
     np.testing.assert_allclose(gd[0].losses, gd[1].losses, rtol=1e-9, atol=1e-300)
-    ada = [L.run_on(b, "adagrad", lr=1.0, steps=100) for b in (aligned, rotated)]
+    ada = [problems.run_on(b, "adagrad", lr=1.0, steps=100) for b in (aligned, rotated)]
     assert not np.allclose(ada[0].losses, ada[1].losses)
 
 
@@ -218,8 +222,8 @@ def test_rotation_leaves_gradient_descent_unchanged_but_not_adagrad():
 # The rare-feature problem
 # --------------------------------------------------------------------------------------------
 def test_sparse_regression_is_seeded_and_its_gradient_is_exact():
-    problem = L.sparse_regression(n_samples=500, n_dense=5, rare_prob=0.05, seed=3)
-    again = L.sparse_regression(n_samples=500, n_dense=5, rare_prob=0.05, seed=3)
+    problem = problems.sparse_regression(n_samples=500, n_dense=5, rare_prob=0.05, seed=3)
+    again = problems.sparse_regression(n_samples=500, n_dense=5, rare_prob=0.05, seed=3)
     np.testing.assert_array_equal(problem.features, again.features)
     assert set(np.unique(problem.features[:, -1])) <= {0.0, 1.0}
     assert 0 < problem.rare_count(500) < 60
@@ -228,12 +232,12 @@ def test_sparse_regression_is_seeded_and_its_gradient_is_exact():
     expected = numerical_gradient(lambda w: 0.5 * (x @ w - y) ** 2, weights)
     np.testing.assert_allclose(problem.gradient(weights, 7), expected, rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="rare_prob"):
-        L.sparse_regression(rare_prob=0.0)
+        problems.sparse_regression(rare_prob=0.0)
 
 
 def test_sgd_moves_the_rare_weight_only_when_its_feature_appears():
-    problem = L.sparse_regression(n_samples=300, n_dense=4, rare_prob=0.05, seed=0)
-    path = L.run("sgd", problem.gradient, np.zeros(5), lr=0.05, steps=300)
+    problem = problems.sparse_regression(n_samples=300, n_dense=4, rare_prob=0.05, seed=0)
+    path = problems.run("sgd", problem.gradient, np.zeros(5), lr=0.05, steps=300)
     moved = np.flatnonzero(np.diff(path.points[:, -1]) != 0)  # step t changes point t
     np.testing.assert_array_equal(moved, np.flatnonzero(problem.features[:300, -1]))
     errors = problem.weight_errors(path)
@@ -243,27 +247,21 @@ def test_sgd_moves_the_rare_weight_only_when_its_feature_appears():
 # --------------------------------------------------------------------------------------------
 # Tables and figures
 # --------------------------------------------------------------------------------------------
-def test_markdown_table():
-    assert L.markdown_table(["a", "b"], [[1, 2.5]]) == "| a | b |\n|---|---|\n| 1 | 2.5 |"
-    with pytest.raises(ValueError, match="rows"):
-        L.markdown_table(["a", "b"], [[1]])
-
-
 def test_frame_steps_cover_the_run_densely_at_first():
-    frames = L.frame_steps(500, 40)
+    frames = figures.frame_steps(500, 40)
     assert frames[0] == 0 and frames[-1] == 500
     assert np.all(np.diff(frames) > 0)
     assert np.diff(frames)[0] < np.diff(frames)[-1]
     with pytest.raises(ValueError, match="frames"):
-        L.frame_steps(10, 1)
+        figures.frame_steps(10, 1)
 
 
 def test_plots_draw_one_line_per_trajectory_in_the_book_colours():
-    land = L.saddle()
-    paths = [L.run_on(land, name, lr=0.05, steps=20) for name in ("sgd", "adam")]
+    land = problems.saddle()
+    paths = [problems.run_on(land, name, lr=0.05, steps=20) for name in ("sgd", "adam")]
     fig, (ax_path, ax_gap) = plt.subplots(1, 2)
-    L.plot_trajectories(ax_path, land, paths)
-    L.plot_gaps(ax_gap, land, paths, tol=1e-6)
+    figures.plot_trajectories(ax_path, land, paths)
+    figures.plot_gaps(ax_gap, land, paths, tol=1e-6)
     labelled = {line.get_label(): line.get_color() for line in ax_path.get_lines()}
     assert labelled["SGD"] == color("sgd") and labelled["Adam"] == color("adam")
     assert {line.get_label() for line in ax_gap.get_lines()} >= {"SGD", "Adam"}
@@ -271,9 +269,12 @@ def test_plots_draw_one_line_per_trajectory_in_the_book_colours():
 
 
 def test_animation_html_is_a_self_contained_jpeg_player():
-    land = L.ill_conditioned_quadratic()
-    paths = [L.run_on(land, "sgd", lr=0.05, steps=8), L.run_on(land, "adam", lr=0.1, steps=8)]
-    anim = L.animate_trajectories([(land, paths)], frames=3, figsize=(3, 2), dpi=40)
+    land = problems.ill_conditioned_quadratic()
+    paths = [
+        problems.run_on(land, "sgd", lr=0.05, steps=8),
+        problems.run_on(land, "adam", lr=0.1, steps=8),
+    ]
+    anim = figures.animate_trajectories([(land, paths)], frames=3, figsize=(3, 2), dpi=40)
     html = animation_html(anim, scale=1.0, frame_format="jpeg").data
     assert '<div class="animation">' in html
     assert html.count("data:image/jpeg;base64") == 3
@@ -283,10 +284,13 @@ def test_animation_html_is_a_self_contained_jpeg_player():
 
 
 def test_family_tree_rejects_unknown_nodes():
-    nodes = {"sgd": L.TreeNode(0, 0, "SGD", "sgd"), "adam": L.TreeNode(2, 0, "Adam", "adam")}
+    nodes = {
+        "sgd": figures.TreeNode(0, 0, "SGD", "sgd"),
+        "adam": figures.TreeNode(2, 0, "Adam", "adam"),
+    }
     fig, ax = plt.subplots()
-    L.draw_family_tree(ax, nodes, [L.TreeEdge("sgd", "adam", "m")])
+    figures.draw_family_tree(ax, nodes, [figures.TreeEdge("sgd", "adam", "m")])
     assert len(ax.patches) == 3  # two boxes, one arrow
     with pytest.raises(ValueError, match="lion"):
-        L.draw_family_tree(ax, nodes, [L.TreeEdge("sgd", "lion")])
+        figures.draw_family_tree(ax, nodes, [figures.TreeEdge("sgd", "lion")])
     plt.close(fig)

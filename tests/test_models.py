@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from optlib import models
-from optlib.models import MLP, LogisticRegression, make_model, parameter_fingerprint
+from optlib import training
+from optlib.training import MLP, LogisticRegression, make_model
+from optlib.training.models import parameter_fingerprint
 
 
 def test_mlp_is_the_articles_784_128_10_relu_network():
@@ -87,9 +88,9 @@ def test_unknown_model_error_lists_the_valid_names():
 
 def test_device_prefers_cuda_when_available(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert models.device() == torch.device("cuda")
+    assert training.device() == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert models.device() == torch.device("cpu")
+    assert training.device() == torch.device("cpu")
 
 
 def test_fingerprint_detects_a_one_ulp_change():

@@ -27,6 +27,23 @@ UPDATES = {
         dict(lr=0.1, amsgrad=True),
     ),
     "adamw": (rules.adam_init, rules.adamw_update, dict(lr=0.1, weight_decay=0.1)),
+    # Variants the book compares
+    "adam-without-bias-correction": (
+        rules.adam_init,
+        rules.adam_update_without_bias_correction,
+        dict(lr=0.1),
+    ),
+    "adam-epsilon-hat": (rules.adam_init, rules.adam_update_epsilon_hat, dict(lr=0.1, eps=1e-3)),
+    "adagrad-eps-inside-root": (
+        lambda p: rules.adagrad_init(p, 0.1),
+        rules.adagrad_convention_update,
+        dict(lr=0.1, eps=1e-7, eps_inside_root=True),
+    ),
+    "adagrad-eps-outside-root": (
+        rules.adagrad_init,
+        rules.adagrad_convention_update,
+        dict(lr=0.1, eps=1e-10, eps_inside_root=False),
+    ),
 }
 
 GRADIENTS = [0.5, -0.25, 2.0, 0.0, -1.5, 0.75]
@@ -109,3 +126,40 @@ def test_l2_and_decoupled_decay_differ_inside_adam():
     )
     assert l2_delta == pytest.approx(-0.1, rel=1e-6)  # normalised away: a full lr-sized step
     assert adamw_delta == pytest.approx(-0.1 * 0.1 * 2.0)  # eta * lambda * theta
+
+
+def test_adagrad_convention_outside_the_root_is_adagrad():
+    """PyTorch's convention is :func:`rules.adagrad_update` without decay or weight decay."""
+    grads = [0.5, -0.25, 2.0]
+    param, ours, theirs = 1.0, rules.adagrad_init(1.0), rules.adagrad_init(1.0)
+    for grad in grads:
+        a, ours = rules.adagrad_convention_update(
+            grad, ours, param, lr=0.1, eps=1e-10, eps_inside_root=False
+        )
+        b, theirs = rules.adagrad_update(grad, theirs, param, lr=0.1, eps=1e-10)
+        assert a == b
+
+
+def test_epsilon_hat_adam_is_adam_with_a_step_dependent_epsilon():
+    """Keras's order with eps_hat equals eq. (adam-update) with eps_t = eps_hat/sqrt(1-beta2^t)."""
+    eps_hat, grads = 1e-3, [0.5, -0.25, 2.0, 1e-4]
+    keras, adam, param = rules.adam_init(0.0), rules.adam_init(0.0), 0.0
+    for t, grad in enumerate(grads, start=1):
+        a, keras = rules.adam_update_epsilon_hat(grad, keras, param, lr=0.1, eps=eps_hat)
+        eps_t = rules.epsilon_hat_equivalent(eps_hat, 0.999, t)
+        b, adam = rules.adam_update(grad, adam, param, lr=0.1, eps=eps_t)
+        assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_without_bias_correction_the_first_step_is_inflated():
+    """m_1/sqrt(v_1) = (1-beta1)/sqrt(1-beta2) sign(g): 3.16 times lr instead of lr (eps=0)."""
+    delta, _ = rules.adam_update_without_bias_correction(
+        2.0, rules.adam_init(0.0), 0.0, lr=0.1, eps=0.0
+    )
+    assert delta == pytest.approx(-0.1 * 0.1 / 0.001**0.5)
+
+
+def test_inverse_sqrt_decay():
+    assert [rules.inverse_sqrt_decay(k) for k in (0, 3, 99)] == [1.0, 0.5, 0.1]
+    with pytest.raises(ValueError, match="steps_taken"):
+        rules.inverse_sqrt_decay(-1)

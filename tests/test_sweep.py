@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from optlib import sweep, train
-from optlib.data import DataSplits
+from optlib import training
 from optlib.optim import make_optimizer
+from optlib.training import DataSplits, sweep
 
 TIMING_FIELDS = {"epoch_seconds", "eval_seconds"}
 NUMBER_FIELDS = {
@@ -25,7 +25,9 @@ NUMBER_FIELDS = {
 }
 
 
-def tiny_task(model: str, l2: float = 0.0, n_train: int = 150, dtype=torch.float64) -> train.Task:
+def tiny_task(
+    model: str, l2: float = 0.0, n_train: int = 150, dtype=torch.float64
+) -> training.Task:
     """A task with 20 features and 3 classes, labelled by a noisy linear teacher."""
     generator = torch.Generator().manual_seed(0)
     teacher = torch.randn(20, 3, generator=generator, dtype=torch.float64)
@@ -37,14 +39,14 @@ def tiny_task(model: str, l2: float = 0.0, n_train: int = 150, dtype=torch.float
 
     splits = DataSplits(*draw(n_train), *draw(60), *draw(60))
     splits = DataSplits(*(t.to(dtype) if t.is_floating_point() else t for t in splits))
-    return train.Task("tiny", splits, model, 20, 3, l2)
+    return training.Task("tiny", splits, model, 20, 3, l2)
 
 
 def sequential_fit(task, name, lr, seed, hyper, **options):
     """What the sweep must reproduce: one ordinary fit from the seed's model."""
     model = task.make_model(seed).double()
     optimizer = make_optimizer(name, model.parameters(), lr=lr, **hyper)
-    return model, train.fit(
+    return model, training.fit(
         model, optimizer, task, seed=seed, optimizer_name=name, progress=False, **options
     )
 
@@ -124,7 +126,7 @@ def test_a_diverging_learning_rate_leaves_the_others_untouched():
     for j, seed in enumerate((0, 1)):
         _, record = sequential_fit(task, "sgd", 0.01, seed, {}, epochs=2, batch_size=32)
         assert_records_agree(result.records[j], record, tolerance=1e-12)
-        with pytest.raises(train.DivergenceError) as error:
+        with pytest.raises(training.DivergenceError) as error:
             sequential_fit(task, "sgd", 1e100, seed, {}, epochs=2, batch_size=32)
         diverged = result.record(1e100, seed)
         assert error.value.step > 0  # a few finite losses were recorded first
@@ -134,10 +136,12 @@ def test_a_diverging_learning_rate_leaves_the_others_untouched():
 
 
 def test_tune_lr_agrees_with_the_sequential_tuner():
-    task = tiny_task("logreg", dtype=torch.float32)  # train.tune_lr builds float32 models
+    task = tiny_task("logreg", dtype=torch.float32)  # training.tune_lr builds float32 models
     lrs, seeds = (1e-3, 0.03, 1.0, 1e38), (0, 1)  # 1e38: the logits overflow
-    ours = sweep.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32)
-    reference = train.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32, progress=False)
+    ours = training.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32, stacked=True)
+    reference = training.tune_lr(
+        "adagrad", task, lrs, seeds, epochs=2, batch_size=32, progress=False
+    )
     assert ours.best_lr == reference.best_lr
     assert ours.lrs == reference.lrs and ours.seeds == reference.seeds
     for got, expected in zip(ours.val_losses, reference.val_losses, strict=True):

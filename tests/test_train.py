@@ -11,20 +11,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optlib import train
-from optlib.data import DataSplits
-from optlib.models import parameter_fingerprint
+from optlib import figures, training
 from optlib.optim import Adagrad, Adam
-from optlib.results import (
+from optlib.training import (
+    DataSplits,
+    DivergenceError,
     RunRecord,
-    format_table,
+    Task,
+    compare,
+    fit,
     load_runs,
+    optimizer_factory,
     save_runs,
     summarize,
+    train,
     training_loss_curve,
-    window_means,
+    tune_lr,
 )
-from optlib.train import DivergenceError, Task, compare, fit, optimizer_factory, tune_lr
+from optlib.training.models import parameter_fingerprint
+from optlib.training.results import window_means
 
 TIMING_FIELDS = {"epoch_seconds", "eval_seconds"}
 
@@ -357,7 +362,7 @@ def test_optimizer_factory_passes_hyperparameters(task):
 # --------------------------------------------------------------------------------------------
 def test_tune_lr_picks_a_sensible_lr_and_counts_divergence_as_inf(task, monkeypatch):
     evaluated = []
-    original = train.evaluate
+    original = training.evaluate
     monkeypatch.setattr(train, "evaluate", lambda m, x, y: evaluated.append(x) or original(m, x, y))
 
     lrs = [1e-5, 0.3, 1e10]
@@ -387,10 +392,10 @@ def test_tune_lr_validates_the_grid(task):
 
 
 def test_log_grid_is_log_spaced_and_inclusive():
-    assert train.log_grid(1e-4, 1.0, per_decade=1) == (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-    assert train.log_grid(1e-3, 1e-2, per_decade=2) == (1e-3, 0.00316, 1e-2)
+    assert training.log_grid(1e-4, 1.0, per_decade=1) == (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    assert training.log_grid(1e-3, 1e-2, per_decade=2) == (1e-3, 0.00316, 1e-2)
     with pytest.raises(ValueError, match="Invalid grid bounds"):
-        train.log_grid(1.0, 0.1)
+        training.log_grid(1.0, 0.1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,14 +440,16 @@ def test_summarize_reports_mean_and_std_over_seeds(runs):
     assert rows[0].test_accuracy_std == pytest.approx(std)
     seconds = [s for r in runs if r.optimizer == "adagrad" for s in r.epoch_seconds]
     assert rows[1].seconds_per_epoch_mean == pytest.approx(sum(seconds) / len(seconds))
-    table = format_table(rows)
-    assert "adam" in table and "adagrad" in table and f"{100 * mean:.2f} ± " in table
+    table = figures.summary_table(rows).to_text()
+    assert "Adam" in table and "Adagrad" in table and f"{100 * mean:.2f} ± " in table
 
 
 def test_single_run_summary_has_no_spread(runs):
     (row,) = summarize(runs[:1])
     assert math.isnan(row.test_accuracy_std)
-    assert "±" not in format_table([row])  # one run, one epoch: no spread to report
+    assert (
+        "±" not in figures.summary_table([row]).to_text()
+    )  # one run, one epoch: no spread to report
 
 
 def test_record_fields_are_plain_json_types(runs):

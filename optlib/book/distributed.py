@@ -48,7 +48,9 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim import Optimizer
+
+from optlib.book.costs import state_size
+from optlib.training.models import make_model
 
 LOOPBACK = "127.0.0.1"
 """The only address the launcher uses: every process runs on this machine."""
@@ -59,11 +61,9 @@ __all__ = [
     "RankResult",
     "WorkerError",
     "WorkerTimeoutError",
-    "build_mlp",
     "data_parallel_worker",
     "free_loopback_port",
     "launch",
-    "optimizer_state_bytes",
     "run_data_parallel",
     "train_single_process",
 ]
@@ -292,30 +292,6 @@ class RankResult(NamedTuple):
     """This rank's minibatch loss at every step (on its share of the global batch)."""
 
 
-def build_mlp(
-    in_features: int, hidden_sizes: Sequence[int], n_classes: int, *, seed: int
-) -> nn.Sequential:
-    """A ReLU MLP, PyTorch's default initialisation drawn from ``seed`` (global RNG untouched)."""
-    widths = [in_features, *hidden_sizes]
-    layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], n_classes))
-    return nn.Sequential(*layers)
-
-
-def optimizer_state_bytes(optimizer: Optimizer) -> int:
-    """Bytes of every tensor in ``optimizer.state`` (step counters stored as ints count 0)."""
-    return sum(
-        value.numel() * value.element_size()
-        for per_param in optimizer.state.values()
-        for value in per_param.values()
-        if isinstance(value, torch.Tensor)
-    )
-
-
 def _flat_params(model: nn.Module) -> np.ndarray:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy().copy()
 
@@ -358,7 +334,13 @@ def _train(
     from optlib import optim
 
     n_classes = int(y.max()) + 1
-    model = build_mlp(x.shape[1], config.hidden_sizes, max(n_classes, 2), seed=config.seed)
+    model = make_model(
+        "mlp",
+        seed=config.seed,
+        in_features=x.shape[1],
+        n_classes=max(n_classes, 2),
+        hidden=config.hidden_sizes,
+    )
     if distributed:
         model = DistributedDataParallel(model)
     if config.zero:
@@ -383,7 +365,7 @@ def _train(
     return RankResult(
         rank=rank,
         params=_flat_params(model),
-        state_bytes=optimizer_state_bytes(local_optimizer),
+        state_bytes=state_size(local_optimizer).state_bytes,
         losses=np.asarray(losses),
     )
 

@@ -2,23 +2,23 @@ r"""Benchmarks: how fast optlib is, compared with what a user would otherwise wr
 
 ::
 
-    python -m optlib.bench                # every section, 1 and 2 threads (5 min on 2 idle cores)
-    python -m optlib.bench --quick        # fewer steps and repeats (40 s)
-    python -m optlib.bench --threads 2    # one thread setting only
-    python -m optlib.bench --chapters     # also execute every chapter (pytest --nbmake), timed
-    python -m optlib.bench --book         # also time a full `jupyter-book build` (minutes)
+    python benchmarks/bench.py            # every section, 1 and 2 threads (5 min on 2 idle cores)
+    python benchmarks/bench.py --quick        # fewer steps and repeats (40 s)
+    python benchmarks/bench.py --threads 2    # one thread setting only
+    python benchmarks/bench.py --chapters     # also execute every chapter (pytest --nbmake), timed
+    python benchmarks/bench.py --book         # also time a full `jupyter-book build` (minutes)
 
 Sections (MNIST must be available, e.g. ``OPTLIB_DATA_DIR=/path/to/data``):
 
-1. **Training loop** on the MNIST MLP, batch 64, with optlib's Adam: :func:`optlib.train.fit`
+1. **Training loop** on the MNIST MLP, batch 64, with optlib's Adam: :func:`optlib.training.fit`
    against the source article's loop (a ``Dataset`` whose ``__getitem__`` returns one example,
    wrapped in ``DataLoader(batch_size=64, shuffle=True)``) and against the compute floor
    (minibatches cut before the clock starts; forward, backward and step only).
 2. **Optimizer step**: ``optlib.optim.Adam``/``Adagrad`` ``step()`` against ``torch.optim``'s
    default implementation (on the CPU: one tensor at a time), on the MNIST MLP (4 tensors) and
    on a deep narrow MLP (100 tensors).
-3. **Learning-rate sweep**: :func:`optlib.sweep.sweep` (all models at once) against one
-   :func:`~optlib.train.fit` per (learning rate, seed), and against the generic design,
+3. **Learning-rate sweep**: :func:`optlib.training.sweep.sweep` (all models at once) against one
+   :func:`~optlib.training.fit` per (learning rate, seed), and against the generic design,
    ``torch.func.vmap`` over ``functional_call`` with the pure rule broadcasting over the model
    axis (:func:`vmap_training_seconds`). Also timed: the work no sweep can share
    (:func:`sweep_floor_seconds`), which bounds what any sweep could gain, and, when several
@@ -55,11 +55,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optlib import optim, rules, sweep, train
-from optlib.data import MnistError
-from optlib.models import make_model
+from optlib import optim, rules
+from optlib.training import harness, sweep
+from optlib.training import train as train
+from optlib.training.data import MnistError
+from optlib.training.models import make_model
 
-BOOK_ROOT = Path(__file__).resolve().parent.parent
+BOOK_ROOT = Path(__file__).resolve().parent.parent  # the repository: benchmarks/..
 CHAPTER_LINE = re.compile(r"([^/\s]+\.ipynb): Executed notebook in ([0-9.]+) seconds")
 
 
@@ -300,10 +302,10 @@ def vmap_training_seconds(
     """The generic design, timed: ``torch.func.vmap`` over ``functional_call`` with stacked
     parameters, and the pure rule :func:`optlib.rules.adam_update` broadcasting a learning rate
     of shape ``(K, 1, ..., 1)`` over the model axis. One epoch of ``n_train`` examples, batch 64,
-    the same minibatches as :func:`optlib.sweep.sweep`. Returns the seconds of the training
+    the same minibatches as :func:`optlib.training.sweep.sweep`. Returns the seconds of the training
     steps and the final weights, stacked ``(K, ...)`` with model ``i * len(seeds) + j`` trained
     with ``lrs[i]`` from seed ``seeds[j]`` (``tests/test_bench.py`` checks they are the sweep's).
-    (A contender only: :func:`optlib.sweep.sweep` is what the book uses.)"""
+    (A contender only: :func:`optlib.training.sweep.sweep` is what the book uses.)"""
     from torch.func import functional_call, grad_and_value, vmap
 
     model = task.make_model(seeds[0])
@@ -324,7 +326,7 @@ def vmap_training_seconds(
     gradients = vmap(grad_and_value(loss))
     train_x, train_y = task.splits.train_x[:n_train], task.splits.train_y[:n_train]
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-    orders = torch.stack([train.epoch_order(n_train, g) for g in generators])
+    orders = torch.stack([harness.epoch_order(n_train, g) for g in generators])
     seed_of_model = torch.tensor([seeds.index(seed) for _, seed in pairs])
     started = time.perf_counter()
     for rows in orders.split(64, dim=1):
@@ -348,7 +350,7 @@ def matrix_products(
     respect to layer ``k``'s output, ``(S, B, L * out)`` for the first layer (the layout of its
     wide product) and ``(S * L, B, out)`` for the others. Returns, layer by layer, the output
     (without bias), the weight gradient and, above the first layer, the gradient for the layer
-    below: every product :func:`optlib.sweep.sweep`'s forward and backward pass computes
+    below: every product :func:`optlib.training.sweep.sweep`'s forward and backward pass computes
     (``tests/test_bench.py`` checks them against autograd). Layer inputs above the first are
     the output gradients' shape: the arithmetic, not the values, is what is timed.
     """
@@ -370,8 +372,8 @@ def sweep_floor_seconds(
 ) -> float:
     """Seconds of the work a sweep of ``len(lrs) x len(seeds)`` models cannot share, for
     ``steps`` steps of batch 64: the matrix products (:func:`matrix_products`) and one step of
-    optlib's Adam over all the models' weights, as :func:`optlib.sweep.sweep` runs it. Left out:
-    gathering minibatches, biases, activations, the loss and autograd's bookkeeping. So
+    optlib's Adam over all the models' weights, as :func:`optlib.training.sweep.sweep` runs it.
+    Left out: gathering minibatches, biases, activations, the loss and autograd's bookkeeping. So
     (sequential fits' time) / (this) bounds what any sweep with these products and this
     optimizer can gain; the products already run at the machine's matrix-multiply speed."""
     n_seeds, n_lrs = len(seeds), len(lrs)
@@ -461,7 +463,7 @@ def bench_sweep(
     )
     labels = {
         "sequential": f"{n_models} x fit, one after another",
-        "sweep": "optlib.sweep.sweep",
+        "sweep": "optlib.training.sweep.sweep",
         "vmap": "torch.func.vmap + pure rule (contender)",
         "floor": "what no sweep can share (products + update)",
     }
@@ -605,7 +607,7 @@ def report_chapters(root: Path, nbmake: bool, book: bool) -> None:
 # --------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m optlib.bench", description=__doc__.split("\n")[0]
+        prog="python benchmarks/bench.py", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads")

@@ -1,12 +1,12 @@
 r"""Train many configurations at once: every (learning rate, seed) pair in one vectorized loop.
 
-Tuning a learning rate means training the same model many times: :func:`optlib.train.tune_lr`
-runs :func:`~optlib.train.fit` once per learning rate and seed. :func:`sweep` trains all
+Tuning a learning rate means training the same model many times: :func:`optlib.training.tune_lr`
+runs :func:`~optlib.training.train.fit` once per learning rate and seed. :func:`sweep` trains all
 :math:`K = \#\text{lrs} \times \#\text{seeds}` models *together*. Their weights are stacked along
 two leading axes, seed and learning rate (a weight matrix :math:`W \in \mathbb{R}^{o\times i}`
 becomes a tensor of shape ``(n_seeds, n_lrs, o, i)``), and every step does, for all models:
 
-1. **the same minibatches as** :func:`~optlib.train.fit`. The models of one seed share that
+1. **the same minibatches as** :func:`~optlib.training.train.fit`. The models of one seed share that
    seed's shuffled order, so their first layer is *one* wide matrix product
    :math:`X\,[W_1^\top \cdots W_L^\top]` instead of :math:`L` narrow ones.
 2. **one backward pass** through the sum of the :math:`K` losses: model :math:`k`'s weights
@@ -21,25 +21,23 @@ becomes a tensor of shape ``(n_seeds, n_lrs, o, i)``), and every step does, for 
    The first version ran the pure rule of :mod:`optlib.rules` on the stacked weights with the
    learning rate as a tensor of shape ``(n_models, 1, ..., 1)``, broadcasting over the model
    axis. Once the optimizers ran in place, that was the slower way: 1.9x the time of this one
-   for the MLP's update, about the same for logistic regression (``python -m optlib.bench``).
+   for the MLP's update, about the same for logistic regression.
 
-The result is one :class:`~optlib.results.RunRecord` per model with the numbers a sequential
-:func:`~optlib.train.fit` records (``tests/test_sweep.py`` checks them in float64; in float32 the
-two agree up to rounding, as the stacked products add up in a different order). A model whose
-loss becomes NaN or infinite stops being recorded (:attr:`SweepResult.diverged_at`) without
-disturbing the others. :func:`tune_lr` is :func:`optlib.train.tune_lr` on top of a sweep.
+The result is one :class:`~optlib.training.RunRecord` per model with the numbers a sequential
+:func:`~optlib.training.fit` records (``tests/test_sweep.py`` checks them in float64; in float32
+the two agree up to rounding, as the stacked products add up in a different order). A model
+whose loss becomes NaN or infinite stops being recorded (:attr:`SweepResult.diverged_at`)
+without disturbing the others. ``optlib.training.tune_lr(..., stacked=True)`` runs on a sweep.
 
-How much faster it is depends on where a sequential step spends its time: ``python -m
-optlib.bench`` measures it. Small models (logistic regression) gain most, because most of a
-sequential step is per-call overhead; the MLP's step is mostly arithmetic that stacking does not
-shrink (the benchmark times that arithmetic alone, :func:`optlib.bench.sweep_floor_seconds`:
-twelve sequential MLP fits take only about 1.5 times as long on one thread).
-``torch.func.vmap`` over ``functional_call``, with the pure rule broadcasting a learning rate
-of shape ``(K, 1, ..., 1)`` over the model axis, is the generic way to stack models; the
-benchmark times it too (:func:`optlib.bench.vmap_training_seconds`). It beats
-sequential fits for logistic regression but not this module, and for the MLP it is slower than
-sequential fits: it multiplies each model's weights separately, and the rule's dozen
-out-of-place operations cost more than the optimizer's in-place kernels.
+**What it buys, measured** (``benchmarks/bench.py``): tuning logistic regression, where most of
+a sequential step is per-call overhead, about 3.7x less wall time than sequential fits; that is
+what the CLI's ``--tune`` and the full-budget suites use it for. For the MLP the step is mostly
+arithmetic that stacking does not shrink: twelve sequential MLP fits take only about 1.5 times
+as long as that arithmetic alone on one thread (the benchmark's ``sweep_floor_seconds``), so no
+sweep can gain more there, and the notebooks tune the MLP with plain fits.
+``torch.func.vmap`` over ``functional_call`` is the generic way to stack models; the benchmark
+times it too: it beats sequential fits for logistic regression but not this module, and for the
+MLP it is slower than sequential fits.
 """
 
 from __future__ import annotations
@@ -49,29 +47,25 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from optlib.models import device as default_device
-from optlib.models import parameter_fingerprint
 from optlib.optim import make_optimizer
-from optlib.results import RunRecord
-from optlib.train import (
-    EVAL_BATCH_SIZE,
-    Task,
-    TuningResult,
+from optlib.training.harness import (
     chain_fingerprint,
     check_seeds,
     epoch_order,
     progress_bar,
     progress_enabled,
     recorded_hyperparameters,
-    tuning_result,
 )
+from optlib.training.models import device as default_device
+from optlib.training.models import parameter_fingerprint
+from optlib.training.results import RunRecord
+from optlib.training.train import EVAL_BATCH_SIZE, Task
 
-__all__ = ["StackedOptimizer", "SweepResult", "stacked_logits", "sweep", "tune_lr"]
+__all__ = ["StackedOptimizer", "SweepResult", "stacked_logits", "sweep"]
 
 
 class SweepResult(NamedTuple):
@@ -85,7 +79,7 @@ class SweepResult(NamedTuple):
     models: each run's share."""
     diverged_at: list[int | None]
     """Per record: the step at which its loss stopped being finite, or ``None``. A diverged
-    record ends there, like the record a :class:`~optlib.train.DivergenceError` carries."""
+    record ends there, like the record a :class:`~optlib.training.train.DivergenceError` carries."""
     parameters: dict[str, Tensor]
     """Final weights by parameter name, stacked with shape ``(len(seeds), len(lrs), ...)``."""
 
@@ -124,10 +118,10 @@ def _stacked_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 def stacked_logits(model: str, params: Mapping[str, Tensor], x: Tensor) -> Tensor:
     """Logits of every stacked model of architecture ``model``, shape ``(S, L, B, classes)``.
 
-    ``params`` maps the parameter names of :func:`optlib.models.make_model` ``(model, ...)`` to
-    stacked tensors ``(S, L, *shape)``; ``x`` is ``(S, B, features)`` (seed ``s``'s minibatch) or
+    ``params`` maps the parameter names of :func:`optlib.training.make_model` ``(model, ...)``
+    to stacked tensors ``(S, L, *shape)``; ``x`` is ``(S, B, features)`` (seed ``s``'s minibatch) or
     ``(B, features)`` (the same examples for every model). The same computation as
-    :class:`optlib.models.MLP` and :class:`~optlib.models.LogisticRegression`
+    :class:`optlib.training.models.MLP` and :class:`~optlib.training.models.LogisticRegression`
     (``tests/test_sweep.py`` compares them).
     """
     if model == "logreg":
@@ -152,7 +146,7 @@ def _cross_entropies(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 def _stacked_objective(task: Task, params: Mapping[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-    """:func:`optlib.train.objective` of every model, shape ``(S, L)``: mean cross entropy plus
+    """:func:`optlib.training.objective` of every model, shape ``(S, L)``: mean cross entropy plus
     ``task.l2`` times half the squared norm of the weight matrices."""
     logits = stacked_logits(task.model, params, x)
     n_seeds, n_lrs, batch, _ = logits.shape
@@ -168,7 +162,8 @@ def _stacked_evaluate(
     task: Task, params: Mapping[str, Tensor], x: Tensor, y: Tensor
 ) -> tuple[Tensor, Tensor]:
     """Mean cross entropy and accuracy of every model on ``(x, y)``, each of shape ``(S, L)``,
-    in chunks of :data:`~optlib.train.EVAL_BATCH_SIZE` like :func:`optlib.train.evaluate`."""
+    in chunks of :data:`~optlib.training.train.EVAL_BATCH_SIZE` like
+    :func:`optlib.training.evaluate`."""
     total_loss, correct = 0.0, 0.0
     for start in range(0, len(x), EVAL_BATCH_SIZE):
         logits = stacked_logits(task.model, params, x[start : start + EVAL_BATCH_SIZE])
@@ -191,7 +186,7 @@ class StackedOptimizer:
     the weights of that learning rate's ``S`` models. ``step()`` hands each view its slice of
     the stacked gradient and calls the optimizer's own ``step()``. The update is elementwise, so
     updating ``S`` models' weights as one tensor is updating each model: the same code, hence
-    the same numbers, as a sequential :func:`~optlib.train.fit`.
+    the same numbers, as a sequential :func:`~optlib.training.train.fit`.
     """
 
     def __init__(
@@ -313,11 +308,11 @@ def sweep(
 ) -> SweepResult:
     """Train ``optimizer_name`` with every learning rate in ``lrs`` on every seed, all at once.
 
-    Equivalent to one :func:`optlib.train.fit` per pair, each from ``task.make_model(seed)``
+    Equivalent to one :func:`optlib.training.fit` per pair, each from ``task.make_model(seed)``
     with ``optlib.optim.make_optimizer(optimizer_name, ..., lr=lr, **hyperparameters)`` and
     shuffling seed ``seed`` (same initial weights, same minibatches); see the module docstring.
-    The arguments mean what they mean for :func:`~optlib.train.fit` and
-    :func:`~optlib.train.tune_lr`; ``dtype`` (default: the task's feature dtype) is the dtype
+    The arguments mean what they mean for :func:`~optlib.training.train.fit` and
+    :func:`~optlib.training.tune_lr`; ``dtype`` (default: the task's feature dtype) is the dtype
     of the weights.
     """
     lrs, seeds = tuple(float(lr) for lr in lrs), tuple(check_seeds(seeds))
@@ -412,45 +407,3 @@ def sweep(
                 break
     final = {name: p.detach() for name, p in params.items()}
     return SweepResult(lrs, seeds, records, runs.diverged_at, final)
-
-
-def tune_lr(
-    optimizer_name: str,
-    task: Task,
-    lrs: Sequence[float],
-    seeds: Sequence[int],
-    *,
-    epochs: int,
-    batch_size: int = 64,
-    hyperparameters: Mapping[str, Any] | None = None,
-    train_subset: int | None = None,
-    max_steps: int | None = None,
-    device: torch.device | str | None = None,
-    progress: bool | None = None,
-) -> TuningResult:
-    """:func:`optlib.train.tune_lr`, computed with one :func:`sweep` instead of many fits.
-
-    Same contract: the score of a learning rate is its mean final validation loss over ``seeds``
-    (``inf`` if any seed diverged), the test split is never evaluated, and ``ValueError`` is
-    raised when every learning rate diverges.
-    """
-    result = sweep(
-        task,
-        optimizer_name,
-        lrs,
-        seeds,
-        epochs=epochs,
-        batch_size=batch_size,
-        hyperparameters=hyperparameters,
-        eval_every_epoch=False,
-        evaluate_test=False,
-        train_subset=train_subset,
-        max_steps=max_steps,
-        device=device,
-        progress=progress,
-    )
-    scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
-    for k, record in enumerate(result.records):
-        if result.diverged_at[k] is None:
-            scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
-    return tuning_result(optimizer_name, result.lrs, result.seeds, scores, epochs)

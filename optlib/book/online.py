@@ -17,15 +17,15 @@ coordinate by coordinate, so one optimizer over a vector of ``n`` coordinates pl
 copies exactly as ``n`` separate runs would.
 
 Reddi, Kale & Kumar's counterexample (Reddi, Kale & Kumar, 2018) (their Theorem 1) is
-:func:`reddi_coefficients`: on :math:`\mathcal F = [-1, 1]`,
+:func:`optlib.problems.reddi_coefficients`: on :math:`\mathcal F = [-1, 1]`,
 
 .. math:: f_t(x) = \begin{cases} C\,x & t \bmod 3 = 1 \\ -x & \text{otherwise} \end{cases}
           \qquad C > 2,
 
 whose losses sum to :math:`(C - 2)\,x` every three rounds, so :math:`x^\star = -1` is the best
 fixed point and :math:`x = +1` the worst. With :math:`\beta_1 = 0` and
-:math:`\beta_2 = 1/(1 + C^2)` (:func:`reddi_beta2`) Adam converges to :math:`+1`.
-:func:`reddi_stochastic_coefficients` is their stochastic variant (Theorem 3).
+:math:`\beta_2 = 1/(1 + C^2)` (:func:`optlib.problems.reddi_beta2`) Adam converges to :math:`+1`.
+:func:`optlib.problems.reddi_stochastic_coefficients` is their stochastic variant (Theorem 3).
 """
 
 from __future__ import annotations
@@ -42,77 +42,9 @@ from torch.optim.lr_scheduler import LambdaLR
 __all__ = [
     "OnlineRun",
     "adagrad_regret_bound",
-    "inverse_sqrt",
     "play_online",
-    "reddi_beta2",
-    "reddi_coefficients",
-    "reddi_stochastic_coefficients",
     "regret",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# Problems
-# --------------------------------------------------------------------------------------------
-def _check_rounds(rounds: int) -> None:
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"Invalid rounds: {rounds!r} (expected an int >= 1)")
-
-
-def _check_c(c: float) -> None:
-    if not (math.isfinite(c) and c > 2):
-        raise ValueError(f"Invalid C: {c!r} (the counterexample needs C > 2)")
-
-
-def reddi_coefficients(rounds: int, c: float, n_copies: int = 1) -> Tensor:
-    r"""Reddi et al.'s online counterexample as coefficients :math:`a_t`, shape ``(rounds, n)``.
-
-    .. math:: a_t = C \ \text{if}\ t \bmod 3 = 1, \qquad a_t = -1 \ \text{otherwise}
-              \qquad (t = 1, 2, \dots)
-
-    Row ``t - 1`` holds round ``t``; every column is the same sequence.
-    """
-    _check_rounds(rounds)
-    _check_c(c)
-    t = torch.arange(1, rounds + 1)
-    column = torch.where(t % 3 == 1, float(c), -1.0).to(torch.float64)
-    return column[:, None].repeat(1, n_copies)
-
-
-def reddi_stochastic_coefficients(
-    rounds: int, c: float, delta: float, n_copies: int = 1, *, seed: int = 0
-) -> Tensor:
-    r"""Reddi et al.'s stochastic counterexample: :math:`a_t = C` with probability :math:`p`.
-
-    .. math:: a_t = \begin{cases} C & \text{with probability } p = \frac{1+\delta}{C+1} \\
-              -1 & \text{otherwise} \end{cases}
-              \qquad\Longrightarrow\qquad \mathbb E[f_t(x)] = \delta\,x,
-
-    so the expected loss is minimised at :math:`x = -1`. Columns are independent draws (seeds).
-    """
-    _check_rounds(rounds)
-    _check_c(c)
-    probability = (1 + delta) / (c + 1)
-    if not (delta > 0 and probability < 1):
-        raise ValueError(f"Invalid delta: {delta!r} (expected 0 < delta < C = {c})")
-    generator = torch.Generator().manual_seed(seed)
-    draws = torch.rand(rounds, n_copies, generator=generator, dtype=torch.float64)
-    return torch.where(draws < probability, float(c), -1.0).to(torch.float64)
-
-
-def reddi_beta2(c: float) -> float:
-    r"""The :math:`\beta_2 = 1/(1 + C^2)` of Reddi et al.'s Theorem 1."""
-    _check_c(c)
-    return 1.0 / (1.0 + c * c)
-
-
-def inverse_sqrt(step: int) -> float:
-    r"""The multiplier :math:`1/\sqrt{t}` of the step size :math:`\alpha_t = \alpha/\sqrt{t}`.
-
-    For ``torch.optim.lr_scheduler.LambdaLR``, whose ``step`` counts scheduler steps from 0, so
-    the optimizer's ``t``-th update (``t = step + 1``) uses :math:`\alpha/\sqrt{t}`.
-    """
-    return 1.0 / math.sqrt(step + 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +98,7 @@ def play_online(
         make_optimizer: builds the optimizer from ``[x]``, e.g.
             ``lambda p: optlib.optim.Adam(p, lr=0.5, betas=(0.0, 0.1))``.
         lr_lambda: optional multiplier of the learning rate, applied with
-            ``torch.optim.lr_scheduler.LambdaLR`` (e.g. :func:`inverse_sqrt`).
+            ``torch.optim.lr_scheduler.LambdaLR`` (e.g. :func:`optlib.rules.inverse_sqrt_decay`).
         x0: the first point played (projected onto the interval).
     """
     _check_bounds(low, high)

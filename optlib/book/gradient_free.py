@@ -37,58 +37,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from optlib.problems.toys import Quadratic
+
 __all__ = [
-    "Quadratic",
     "SearchResult",
     "adam_descent",
     "cma_es",
-    "ellipsoid",
     "gradient_cost_ratio",
     "nelder_mead",
 ]
-
-
-class Quadratic(NamedTuple):
-    r"""The objective :math:`f(x) = x^\top H x` (minimum 0 at :math:`x = 0`)."""
-
-    hessian_half: np.ndarray
-    r"""``(d, d)`` symmetric positive definite :math:`H` (the Hessian is :math:`2H`)."""
-    name: str
-
-    @property
-    def dim(self) -> int:
-        return int(self.hessian_half.shape[0])
-
-    def value(self, x: np.ndarray) -> float:
-        """:math:`f(x)` for a NumPy vector."""
-        x = np.asarray(x, dtype=np.float64)
-        return float(x @ self.hessian_half @ x)
-
-    def torch_value(self, x: Tensor) -> Tensor:
-        """:math:`f(x)` for a torch vector (differentiable)."""
-        matrix = torch.as_tensor(self.hessian_half, dtype=x.dtype, device=x.device)
-        return x @ matrix @ x
-
-
-def ellipsoid(
-    dim: int, condition: float = 100.0, *, rotated: bool = False, seed: int = 0
-) -> Quadratic:
-    r"""The ellipsoid :math:`x^\top Q^\top \operatorname{diag}(w) Q x`, condition number
-    ``condition``; ``rotated=True`` draws :math:`Q` uniformly from the rotations (``seed``)."""
-    if not isinstance(dim, int) or dim < 1:
-        raise ValueError(f"Invalid dim: {dim!r} (expected an int >= 1)")
-    if not (math.isfinite(condition) and condition >= 1):
-        raise ValueError(f"Invalid condition: {condition!r} (expected a number >= 1)")
-    weights = condition ** (np.arange(dim) / max(dim - 1, 1))
-    hessian_half = np.diag(weights)
-    if rotated and dim > 1:
-        from scipy.stats import special_ortho_group
-
-        rotation = special_ortho_group.rvs(dim, random_state=seed)
-        hessian_half = rotation.T @ hessian_half @ rotation
-        hessian_half = 0.5 * (hessian_half + hessian_half.T)  # exactly symmetric
-    kind = "rotated" if rotated else "separable"
-    return Quadratic(hessian_half, f"{kind} ellipsoid, d={dim}, condition={condition:g}")
 
 
 class SearchResult(NamedTuple):

@@ -1,7 +1,7 @@
-"""Run records as plain data: JSON files, summary tables and figures.
+"""Run records as plain data: JSON files, summaries over seeds, curves.
 
 A :class:`RunRecord` holds everything one training run measured (it is what
-:func:`optlib.train.fit` returns). Records are saved as JSON, so a long comparison run from the
+:func:`optlib.training.fit` returns). Records are saved as JSON, so a long comparison run from the
 command line can be plotted later by a notebook without re-training::
 
     {"runs": [{"optimizer": "adam", "seed": 0, "lr": 0.001, "train_loss": [...], ...}, ...],
@@ -21,13 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -199,34 +196,8 @@ def summarize(runs: Iterable[RunRecord]) -> list[SummaryRow]:
     return rows
 
 
-def format_table(rows: Sequence[SummaryRow]) -> str:
-    """A plain-text table of :func:`summarize` rows (accuracies in percent)."""
-
-    def pm(mean: float, std: float, scale: float, digits: int) -> str:
-        if math.isnan(mean):
-            return "n/a"
-        text = f"{mean * scale:.{digits}f}"
-        return text if math.isnan(std) else f"{text} ± {std * scale:.{digits}f}"
-
-    header = ("optimizer", "lr", "runs", "test accuracy (%)", "s / epoch")
-    body = [
-        (
-            row.optimizer,
-            ", ".join(f"{lr:g}" for lr in row.lrs),
-            str(row.n_runs),
-            pm(row.test_accuracy_mean, row.test_accuracy_std, 100, 2),
-            pm(row.seconds_per_epoch_mean, row.seconds_per_epoch_std, 1, 2),
-        )
-        for row in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = [header, tuple("-" * w for w in widths), *body]
-    padded = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    return "\n".join(text.rstrip() for text in padded)
-
-
 # --------------------------------------------------------------------------------------------
-# Curves and figures
+# Curves
 # --------------------------------------------------------------------------------------------
 class Curve(NamedTuple):
     """Mean and standard deviation over runs of a quantity, at positions ``x``."""
@@ -278,76 +249,3 @@ def epoch_curve(runs: Sequence[RunRecord], metric: str) -> Curve:
     x = np.asarray(runs[0].eval_steps[:n_points], dtype=float) / max(1, runs[0].steps_per_epoch)
     std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(n_points)
     return Curve(x, values.mean(axis=0), std, len(runs))
-
-
-def run_style(run: RunRecord) -> tuple[str | None, str]:
-    """The book's colour and display name for this run's optimizer.
-
-    Looks the label up first, then the algorithm; labels the palette does not know get
-    matplotlib's next colour (``None``) and are shown as they are.
-    """
-    from optlib import plotting
-
-    color = None
-    for name in (run.optimizer, run.algorithm):
-        if color is None:
-            try:
-                color = plotting.color(name)
-            except KeyError:
-                pass
-    try:
-        display_name = plotting.label(run.optimizer)
-    except KeyError:
-        display_name = run.optimizer
-    return color, display_name
-
-
-def plot_runs(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure:
-    """Two panels: training loss per step and test accuracy per epoch, mean ± std over seeds.
-
-    Shaded bands are ± one standard deviation over seeds; the training loss is first averaged
-    over windows of steps (about 20 per epoch) to make the trend readable.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    groups = group_by_optimizer(runs)
-    if not groups:
-        raise ValueError("plot_runs needs at least one run")
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for group in groups.values():
-        color, name = run_style(group[0])
-        loss = training_loss_curve(group)
-        seeds = "1 seed" if len(group) == 1 else f"{len(group)} seeds"
-        (line,) = ax_loss.plot(loss.x, loss.mean, color=color, label=f"{name} ({seeds})")
-        color = line.get_color()
-        ax_loss.fill_between(
-            loss.x, loss.mean - loss.std, loss.mean + loss.std, color=color, alpha=0.2, linewidth=0
-        )
-        if all(run.epoch_test_accuracy for run in group):
-            acc = epoch_curve(group, "epoch_test_accuracy")
-            ax_acc.errorbar(
-                acc.x,
-                100 * acc.mean,
-                yerr=100 * acc.std,
-                color=color,
-                marker="o",
-                capsize=3,
-                label=name,
-            )
-    ax_loss.set(
-        xlabel="epoch",
-        ylabel="training loss (cross entropy, nats)",
-        yscale="log",
-        title="Training loss (minibatch, window mean)",
-    )
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy")
-    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_loss.legend()
-    if ax_acc.has_data():
-        ax_acc.legend()
-    ax_loss.grid(alpha=0.3, which="both")
-    ax_acc.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    return fig

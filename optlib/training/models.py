@@ -19,7 +19,8 @@ generator, so every optimizer in a comparison can start from bit-identical weigh
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,28 +30,33 @@ MNIST_CLASSES = 10
 
 
 class MLP(nn.Module):
-    r"""The source article's network: one hidden layer of ReLU units.
+    r"""The source article's network: ReLU hidden layers (by default one, of 128 units).
 
     .. math:: f(x) = W_2\,\max(0,\; W_1 x + b_1) + b_2,
               \qquad W_1 \in \mathbb{R}^{128\times 784},\; W_2 \in \mathbb{R}^{10\times 128}
 
     With the default sizes it has :math:`784\cdot128 + 128 + 128\cdot10 + 10 = 101\,770`
-    parameters. Inputs of shape ``(N, 784)`` or ``(N, 1, 28, 28)`` both work.
+    parameters. ``hidden`` may list several widths (``fc1``, ``fc2``, ... in order). Inputs of
+    shape ``(N, 784)`` or ``(N, 1, 28, 28)`` both work.
     """
 
     def __init__(
         self,
         in_features: int = MNIST_FEATURES,
         n_classes: int = MNIST_CLASSES,
-        hidden: int = 128,
+        hidden: int | Sequence[int] = 128,
     ) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden)
-        self.fc2 = nn.Linear(hidden, n_classes)
+        widths = [in_features, *([hidden] if isinstance(hidden, int) else hidden), n_classes]
+        self.layers = [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+        for number, layer in enumerate(self.layers, start=1):
+            self.add_module(f"fc{number}", layer)
 
     def forward(self, x: Tensor) -> Tensor:
         x = torch.flatten(x, 1)
-        return self.fc2(torch.relu(self.fc1(x)))
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
 
 
 class LogisticRegression(nn.Module):
@@ -70,7 +76,7 @@ class LogisticRegression(nn.Module):
         return self.linear(torch.flatten(x, 1))
 
 
-ModelFactory = Callable[[int, int], nn.Module]
+ModelFactory = Callable[..., nn.Module]
 """Builds a model from ``(in_features, n_classes)``."""
 
 MODELS: dict[str, ModelFactory] = {
@@ -86,8 +92,11 @@ def make_model(
     seed: int,
     in_features: int = MNIST_FEATURES,
     n_classes: int = MNIST_CLASSES,
+    **options: Any,
 ) -> nn.Module:
     """Build model ``name`` with PyTorch's default initialisation, drawn from ``seed``.
+
+    ``options`` go to the model's class (e.g. ``hidden=(64, 32)`` for the MLP).
 
     The initial weights depend only on ``(name, seed, in_features, n_classes)``. The draw
     happens inside :func:`torch.random.fork_rng`, so the caller's global random state is the same
@@ -105,7 +114,7 @@ def make_model(
         raise ValueError(f"Invalid n_classes: {n_classes} (need at least 2)")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MODELS[name](in_features, n_classes)
+        return MODELS[name](in_features, n_classes, **options)
 
 
 def device() -> torch.device:

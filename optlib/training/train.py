@@ -1,0 +1,396 @@
+r"""The training harness: one plain loop, fair comparisons, learning-rate tuning.
+
+:func:`fit` trains one model with one optimizer and returns a :class:`~optlib.training.RunRecord`.
+Its loop is the textbook one, written out so a reader can follow every line::
+
+    for epoch in range(epochs):
+        order = torch.randperm(n_train, generator=batch_order)   # seeded shuffle
+        for indices in order.split(batch_size):
+            loss = objective(model, task, x[indices], y[indices])  # recorded before the update
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+        evaluate(model, ...)  # train, validation and test loss and accuracy
+
+What makes a comparison fair (:func:`compare`): for a given seed every optimizer starts from the
+*same* initial weights (built once, then deep-copied) and sees the *same* minibatches in the same
+order (the shuffling generator is seeded with the same seed). Each record carries a fingerprint of
+both, so the claim can be checked, not just believed.
+
+How learning rates are tuned (:func:`optlib.training.tune_lr`): each learning rate of a
+log-spaced grid is run on every seed; the score is the validation loss after the last epoch (a
+run that diverges scores :math:`+\infty`); the best learning rate minimises the mean score over
+seeds. The test split is never evaluated while tuning.
+
+The objective is the mean cross entropy of the minibatch, plus an optional L2 penalty
+(:attr:`Task.l2`) on the weight matrices, as in the Adam paper's logistic regression:
+
+.. math:: L(\theta) = -\frac{1}{|B|}\sum_{i \in B} \log \operatorname{softmax}(f_\theta(x_i))_{y_i}
+          \;+\; \frac{\lambda}{2} \sum_{W} \lVert W \rVert_F^2
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from optlib.training.data import DataSplits
+from optlib.training.harness import (
+    DivergenceError,
+    OptimizerSpec,
+    _resume,
+    as_factory,
+    chain_fingerprint,
+    check_finite_loss,
+    check_seeds,
+    epoch_order,
+    new_record,
+    progress_bar,
+    progress_enabled,
+    save_checkpoint,
+)
+from optlib.training.models import device as default_device
+from optlib.training.models import make_model
+from optlib.training.results import RunRecord
+
+__all__ = [
+    "EVAL_BATCH_SIZE",
+    "TASKS",
+    "Evaluation",
+    "Task",
+    "compare",
+    "evaluate",
+    "fit",
+    "l2_penalty",
+    "make_task",
+    "objective",
+]
+
+EVAL_BATCH_SIZE = 10_000
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------
+class Task(NamedTuple):
+    r"""A supervised classification problem: data, model architecture and objective.
+
+    The loss is always cross entropy on logits; ``l2`` adds
+    :math:`\frac{\lambda}{2}\sum_W \lVert W\rVert_F^2` over the weight matrices (biases are
+    not penalised), see :func:`objective`.
+    """
+
+    name: str
+    splits: DataSplits
+    """Features float32 ``(N, d)`` and labels int64 ``(N,)`` of the train/val/test splits."""
+    model: str
+    """A name from :data:`optlib.training.models.MODELS`, e.g. ``"mlp"`` or ``"logreg"``."""
+    in_features: int
+    n_classes: int
+    l2: float = 0.0
+
+    def make_model(self, seed: int) -> nn.Module:
+        """This task's model with the initial weights drawn from ``seed`` (on the CPU)."""
+        return make_model(
+            self.model, seed=seed, in_features=self.in_features, n_classes=self.n_classes
+        )
+
+
+TASKS = ("mnist-mlp", "mnist-logreg", "sparse")
+"""Task names accepted by :func:`make_task`."""
+
+
+def make_task(
+    name: str,
+    *,
+    l2: float = 0.0,
+    root: str | Path | None = None,
+    val_size: int = 10_000,
+    split_seed: int = 0,
+    **sparse_options: Any,
+) -> Task:
+    """Build one of the book's tasks (see :data:`TASKS`).
+
+    * ``"mnist-mlp"``: MNIST with the source article's 784-128-10 ReLU network;
+    * ``"mnist-logreg"``: MNIST with multinomial logistic regression (the Adam paper's convex
+      experiment; pass ``l2`` for its weight penalty);
+    * ``"sparse"``: :func:`optlib.training.sparse.sparse_splits`, a synthetic task with sparse
+      features where rare features carry signal (Adagrad's home ground), with logistic regression.
+      ``sparse_options`` go to :func:`optlib.training.sparse.sparse_splits`.
+
+    MNIST's official 60 000 training images are split into ``60 000 - val_size`` for training and
+    ``val_size`` for validation (seeded by ``split_seed``); the 10 000 test images stay untouched.
+    """
+    from optlib.training import data, sparse
+
+    if l2 < 0 or not math.isfinite(l2):
+        raise ValueError(f"Invalid l2: {l2}")
+    if name not in TASKS:
+        raise ValueError(f"Unknown task: {name!r}; expected one of {', '.join(TASKS)}")
+    if name != "sparse" and sparse_options:
+        raise ValueError(f"Options {sorted(sparse_options)} only apply to the 'sparse' task")
+    if name == "sparse":
+        splits = sparse.sparse_splits(**sparse_options)
+        model = "logreg"
+    else:
+        splits = data.mnist_splits(val_size=val_size, seed=split_seed, root=root)
+        model = "mlp" if name == "mnist-mlp" else "logreg"
+    n_classes = int(max(splits.train_y.max(), splits.val_y.max(), splits.test_y.max())) + 1
+    return Task(name, splits, model, int(splits.train_x.shape[1]), max(n_classes, 2), l2)
+
+
+def l2_penalty(model: nn.Module) -> Tensor:
+    r""":math:`\frac12 \sum_W \lVert W \rVert_F^2` over the model's weight matrices (not biases)."""
+    return 0.5 * sum(p.square().sum() for p in model.parameters() if p.dim() >= 2)
+
+
+def objective(model: nn.Module, task: Task, x: Tensor, y: Tensor) -> Tensor:
+    """The loss the optimizer minimises: mean cross entropy, plus ``task.l2`` times the penalty."""
+    loss = F.cross_entropy(model(x), y)
+    if task.l2:
+        loss = loss + task.l2 * l2_penalty(model)
+    return loss
+
+
+class Evaluation(NamedTuple):
+    """Mean cross entropy (without the L2 penalty) and accuracy on one split."""
+
+    loss: float
+    accuracy: float
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = EVAL_BATCH_SIZE
+) -> Evaluation:
+    """Loss and accuracy of ``model`` on ``(x, y)``, in large batches without gradients."""
+    was_training = model.training
+    model.eval()
+    total_loss = 0.0
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        logits = model(x[start : start + batch_size])
+        labels = y[start : start + batch_size]
+        total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += int((logits.argmax(dim=1) == labels).sum())
+    model.train(was_training)
+    return Evaluation(total_loss / len(x), correct / len(x))
+
+
+# --------------------------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------------------------
+def fit(
+    model: nn.Module,
+    optimizer: Optimizer,
+    task: Task,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int,
+    optimizer_name: str | None = None,
+    eval_every_epoch: bool = True,
+    evaluate_test: bool = True,
+    checkpoint_path: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    progress: bool | None = None,
+    max_steps: int | None = None,
+    train_subset: int | None = None,
+) -> RunRecord:
+    """Train ``model`` with ``optimizer`` on ``task`` and record what happened.
+
+    Parameters
+    ----------
+    epochs, batch_size:
+        Passes over the training set, and examples per minibatch (the last one of an epoch may
+        be smaller).
+    seed:
+        Seeds the generator that shuffles the training set each epoch (``torch.randperm``), so
+        runs with the same seed see the same minibatches. It does not touch the model: build
+        the initial weights yourself, e.g. with ``task.make_model(seed)``.
+    optimizer_name:
+        Label stored in the record and error messages; defaults to the class name, lower-cased.
+    eval_every_epoch:
+        Evaluate train/validation(/test) loss and accuracy after every epoch, or only at the end.
+    evaluate_test:
+        Set ``False`` while tuning hyperparameters, so the test split is never looked at.
+    checkpoint_path:
+        After each complete epoch, save model, optimizer, shuffling-generator state, step count
+        and the record so far to this file.
+    resume_from:
+        A checkpoint written by an earlier call with the same task, seed and batch size;
+        training continues from it up to ``epochs`` and the result is bit-identical to an
+        uninterrupted run (timings aside).
+    progress:
+        Show a tqdm progress bar; ``None`` means on in terminals and notebooks, off under CI.
+    max_steps:
+        Stop after this many optimizer steps in total (the last epoch is then partial).
+    train_subset:
+        Train (and measure training loss) on the first ``train_subset`` training examples only.
+
+    Runs are bit-reproducible for the same seed, initial weights, torch version, device and
+    number of threads (the thread count changes the order of floating-point sums).
+
+    Raises
+    ------
+    DivergenceError
+        As soon as a loss is NaN or infinite, naming the optimizer, the step and the lr.
+    """
+    if epochs < 1:
+        raise ValueError(f"Invalid epochs: {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"Invalid batch_size: {batch_size}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"Invalid max_steps: {max_steps}")
+    n_available = len(task.splits.train_x)
+    n_train = n_available if train_subset is None else train_subset
+    if not 1 <= n_train <= n_available:
+        raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
+
+    splits = _on_device(task, n_train, next(model.parameters()).device)
+    train_x, train_y = splits[0], splits[1]
+    name = optimizer_name or type(optimizer).__name__.lower()
+    record = new_record(
+        model,
+        optimizer,
+        task_name=task.name,
+        seed=seed,
+        batch_size=batch_size,
+        n_train=n_train,
+        name=name,
+    )
+    batch_order = torch.Generator().manual_seed(seed)
+    if resume_from is not None:
+        record = _resume(resume_from, model, optimizer, batch_order, expected=record)
+    total_steps = min(epochs * record.steps_per_epoch, max_steps or math.inf)
+
+    step = record.steps
+    model.train()
+    with progress_bar(total_steps, f"{name} seed={seed}", progress_enabled(progress)) as bar:
+        bar.update(step)
+        for epoch in range(record.epochs, epochs):
+            order = epoch_order(n_train, batch_order)
+            record.batch_order_fingerprint = chain_fingerprint(
+                record.batch_order_fingerprint, order
+            )
+            started = time.perf_counter()
+            for indices in order.to(train_x.device).split(batch_size):
+                if step == max_steps:
+                    break
+                # index_select: the same rows as train_x[indices], without fancy indexing's cost
+                x, y = train_x.index_select(0, indices), train_y.index_select(0, indices)
+                loss = objective(model, task, x, y)
+                record.train_loss.append(check_finite_loss(loss, record, optimizer, step))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                bar.update()
+            record.epoch_seconds.append(time.perf_counter() - started)
+            record.epochs, record.steps = epoch + 1, step
+
+            finished = record.epochs == epochs or step == max_steps
+            if eval_every_epoch or finished:
+                _evaluate_into(record, model, splits, evaluate_test)
+                bar.set_postfix(val_loss=f"{record.epoch_val_loss[-1]:.4f}")
+            if checkpoint_path is not None and step == record.epochs * record.steps_per_epoch:
+                save_checkpoint(checkpoint_path, model, optimizer, batch_order, record)
+            if finished:
+                break
+    return record
+
+
+def _on_device(task: Task, n_train: int, device: torch.device) -> tuple[Tensor, ...]:
+    """``(train_x, train_y, val_x, val_y, test_x, test_y)`` on ``device``; the first
+    ``n_train`` training examples only."""
+    s = task.splits
+    tensors = (s.train_x[:n_train], s.train_y[:n_train], s.val_x, s.val_y, s.test_x, s.test_y)
+    return tuple(t.to(device) for t in tensors)
+
+
+def _evaluate_into(
+    record: RunRecord, model: nn.Module, tensors: tuple[Tensor, ...], evaluate_test: bool
+) -> None:
+    """Append one evaluation of every split to ``record``; raise if a loss is not finite."""
+    train_x, train_y, val_x, val_y, test_x, test_y = tensors
+    started = time.perf_counter()
+    train = evaluate(model, train_x, train_y)
+    val = evaluate(model, val_x, val_y)
+    record.eval_steps.append(record.steps)
+    record.epoch_train_loss.append(train.loss)
+    record.epoch_train_accuracy.append(train.accuracy)
+    record.epoch_val_loss.append(val.loss)
+    record.epoch_val_accuracy.append(val.accuracy)
+    if evaluate_test:
+        test = evaluate(model, test_x, test_y)
+        record.epoch_test_loss.append(test.loss)
+        record.epoch_test_accuracy.append(test.accuracy)
+        record.test_loss, record.test_accuracy = test.loss, test.accuracy
+    record.eval_seconds.append(time.perf_counter() - started)
+    for where, value in (("training-set loss", train.loss), ("validation loss", val.loss)):
+        if not math.isfinite(value):
+            raise DivergenceError(
+                record.optimizer, record.steps, record.lr, value, where, record=record
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Fair comparisons
+# --------------------------------------------------------------------------------------------
+def compare(
+    optimizers: Mapping[str, OptimizerSpec],
+    task: Task,
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    train_subset: int | None = None,
+    max_steps: int | None = None,
+    eval_every_epoch: bool = True,
+    device: torch.device | str | None = None,
+) -> list[RunRecord]:
+    """Train every optimizer on every seed under identical conditions; one record per run.
+
+    For each seed the model is built once (:meth:`Task.make_model`) and deep-copied for each
+    optimizer, and every run shuffles with the same seed, so within a seed the optimizers differ
+    in nothing but the update rule. ``optimizers`` maps a label to a factory
+    ``params -> Optimizer`` or to ``(name, hyperparameters)``, e.g.
+    ``{"adam": ("adam", {}), "adagrad": ("adagrad", {"lr": 0.05})}``.
+    Records come out seed by seed, in the mapping's order within a seed.
+    """
+    if not optimizers:
+        raise ValueError("Invalid optimizers: empty")
+    factories = {label: as_factory(spec) for label, spec in optimizers.items()}
+    seeds = check_seeds(seeds)
+    run_device = torch.device(device) if device is not None else default_device()
+    show = progress_enabled(progress)
+    records = []
+    with progress_bar(len(seeds) * len(factories), "runs", show, unit="run") as runs_bar:
+        for seed in seeds:
+            initial_model = task.make_model(seed)
+            for label, factory in factories.items():
+                model = copy.deepcopy(initial_model).to(run_device)
+                record = fit(
+                    model,
+                    factory(model.parameters()),
+                    task,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    seed=seed,
+                    optimizer_name=label,
+                    eval_every_epoch=eval_every_epoch,
+                    progress=show,
+                    max_steps=max_steps,
+                    train_subset=train_subset,
+                )
+                records.append(record)
+                runs_bar.update()
+    return records

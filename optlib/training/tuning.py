@@ -1,0 +1,207 @@
+r"""Learning-rate tuning on the validation split: one :func:`tune_lr`.
+
+Each learning rate of a log-spaced grid (:func:`log_grid`) is run on every seed; the score is the
+validation loss after the last epoch (a run that diverges scores :math:`+\infty`); the best
+learning rate minimises the mean score over seeds. The test split is never evaluated while
+tuning, so the test accuracy of the final runs at the chosen learning rate played no part in
+choosing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from optlib.training.harness import (
+    DivergenceError,
+    OptimizerFactory,
+    check_seeds,
+    optimizer_factory,
+    progress_bar,
+    progress_enabled,
+)
+from optlib.training.models import device as default_device
+from optlib.training.sweep import sweep
+from optlib.training.train import Task, fit
+
+__all__ = ["TuningResult", "log_grid", "tune_lr", "tuning_result"]
+
+
+class TuningResult(NamedTuple):
+    """Validation loss after the last epoch for every (learning rate, seed); ``inf`` = diverged."""
+
+    optimizer: str
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    val_losses: tuple[tuple[float, ...], ...]
+    """``val_losses[i][j]``: learning rate ``lrs[i]``, seed ``seeds[j]``."""
+    mean_val_loss: tuple[float, ...]
+    """Mean over seeds (``inf`` if any seed diverged)."""
+    std_val_loss: tuple[float, ...]
+    """Sample standard deviation over seeds (``nan`` with one seed or any divergence)."""
+    best_lr: float
+    epochs: int
+
+    @property
+    def best_on_edge(self) -> bool:
+        """True when the best lr is the smallest or largest tried: extend the grid."""
+        return self.best_lr in (min(self.lrs), max(self.lrs)) and len(self.lrs) > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (infinities become ``"inf"`` strings)."""
+
+        def clean(value: Any) -> Any:
+            if isinstance(value, float) and not math.isfinite(value):
+                return str(value)
+            if isinstance(value, tuple):
+                return [clean(v) for v in value]
+            return value
+
+        return {key: clean(value) for key, value in self._asdict().items()}
+
+
+def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
+    """Log-spaced learning rates from ``low`` to ``high`` with ``per_decade`` points per decade.
+
+    >>> log_grid(1e-3, 1e-1, per_decade=1)
+    (0.001, 0.01, 0.1)
+    """
+    if not 0 < low <= high:
+        raise ValueError(f"Invalid grid bounds: low={low}, high={high} (need 0 < low <= high)")
+    if per_decade < 1:
+        raise ValueError(f"Invalid per_decade: {per_decade}")
+    n_points = round(math.log10(high / low) * per_decade) + 1
+    exponents = np.linspace(math.log10(low), math.log10(high), n_points)
+    return tuple(float(f"{10.0**e:.3g}") for e in exponents)
+
+
+def tuning_result(
+    optimizer: str, lrs: Sequence[float], seeds: Sequence[int], scores: np.ndarray, epochs: int
+) -> TuningResult:
+    """Summarise a ``(len(lrs), len(seeds))`` array of final validation losses (``inf`` for a
+    diverged run): mean and std per lr, and the best lr. Raises ``ValueError`` if all diverged."""
+    means = scores.mean(axis=1)
+    if not np.isfinite(means).any():
+        raise ValueError(f"Every learning rate diverged for {optimizer}: lrs={tuple(lrs)}")
+    with np.errstate(invalid="ignore"):
+        stds = scores.std(axis=1, ddof=1) if len(seeds) > 1 else np.full(len(lrs), np.nan)
+    return TuningResult(
+        optimizer=optimizer,
+        lrs=tuple(lrs),
+        seeds=tuple(seeds),
+        val_losses=tuple(tuple(float(v) for v in row) for row in scores),
+        mean_val_loss=tuple(float(v) for v in means),
+        std_val_loss=tuple(float(v) for v in stds),
+        best_lr=lrs[int(np.argmin(means))],
+        epochs=epochs,
+    )
+
+
+def tune_lr(
+    optimizer: str | Callable[[float], OptimizerFactory],
+    task: Task,
+    lrs: Sequence[float],
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    hyperparameters: Mapping[str, Any] | None = None,
+    label: str | None = None,
+    stacked: bool = False,
+    progress: bool | None = None,
+    train_subset: int | None = None,
+    max_steps: int | None = None,
+    device: torch.device | str | None = None,
+) -> TuningResult:
+    """Pick the learning rate with the lowest mean final validation loss over ``seeds``.
+
+    Every ``(lr, seed)`` pair is one :func:`~optlib.training.fit` run from the seed's initial
+    weights and batch order (the same for every lr), evaluated on the validation split only. A
+    run that diverges (:class:`DivergenceError`) scores ``+inf`` instead of stopping the search.
+    Raises ``ValueError`` when every learning rate diverges.
+
+    ``optimizer`` is a name of :data:`optlib.optim.OPTIMIZERS` (other hyperparameters fixed at
+    ``hyperparameters``, default torch's) or a function ``lr -> factory`` for an optimizer that
+    is more than a name and hyperparameters, e.g. one with a step-size schedule (then ``label``
+    names it). ``stacked=True`` trains all runs at once with :func:`optlib.training.sweep.sweep`
+    (names only): same protocol and, in float64, the same numbers; about 3.7x faster for
+    logistic regression, barely faster for the MLP (see the sweep module).
+    """
+    by_name = isinstance(optimizer, str)
+    label = label or (optimizer if by_name else getattr(optimizer, "__name__", "optimizer"))
+    lrs = tuple(float(lr) for lr in lrs)
+    if not lrs or any(not (lr > 0 and math.isfinite(lr)) for lr in lrs):
+        raise ValueError(f"Invalid lrs: {lrs}; expected positive learning rates")
+    if len(set(lrs)) != len(lrs):
+        raise ValueError(f"Invalid lrs: {lrs}; duplicates")
+    seeds = check_seeds(seeds)
+    hyperparameters = dict(hyperparameters or {})
+    if "lr" in hyperparameters:
+        raise ValueError("hyperparameters must not contain 'lr': it is what tune_lr varies")
+    if not by_name and (hyperparameters or stacked):
+        raise ValueError("hyperparameters and stacked=True need an optimizer name, not a factory")
+    if stacked:
+        return _tune_stacked(
+            optimizer,
+            task,
+            lrs,
+            seeds,
+            epochs=epochs,
+            batch_size=batch_size,
+            hyperparameters=hyperparameters,
+            progress=progress,
+            train_subset=train_subset,
+            max_steps=max_steps,
+            device=device,
+        )
+    run_device = torch.device(device) if device is not None else default_device()
+    show = progress_enabled(progress)
+
+    scores = np.full((len(lrs), len(seeds)), np.inf)
+    with progress_bar(len(lrs) * len(seeds), f"tune {label}", show, unit="run") as runs_bar:
+        for j, seed in enumerate(seeds):
+            initial_model = task.make_model(seed)
+            for i, lr in enumerate(lrs):
+                if by_name:
+                    factory = optimizer_factory(optimizer, lr=lr, **hyperparameters)
+                else:
+                    factory = optimizer(lr)
+                model = copy.deepcopy(initial_model).to(run_device)
+                try:
+                    record = fit(
+                        model,
+                        factory(model.parameters()),
+                        task,
+                        epochs=epochs,
+                        batch_size=batch_size,
+                        seed=seed,
+                        optimizer_name=label,
+                        eval_every_epoch=False,
+                        evaluate_test=False,
+                        progress=show,
+                        max_steps=max_steps,
+                        train_subset=train_subset,
+                    )
+                    scores[i, j] = record.epoch_val_loss[-1]
+                except DivergenceError:
+                    scores[i, j] = np.inf
+                runs_bar.update()
+    return tuning_result(label, lrs, seeds, scores, epochs)
+
+
+def _tune_stacked(
+    optimizer_name: str, task: Task, lrs: tuple[float, ...], seeds: list[int], **options: Any
+) -> TuningResult:
+    result = sweep(
+        task, optimizer_name, lrs, seeds, eval_every_epoch=False, evaluate_test=False, **options
+    )
+    scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
+    for k, record in enumerate(result.records):
+        if result.diverged_at[k] is None:
+            scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
+    return tuning_result(optimizer_name, result.lrs, result.seeds, scores, options["epochs"])
