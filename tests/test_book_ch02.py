@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optlib import landscapes as L
-from optlib import rules
+from optlib import problems, rules
 
 
 @pytest.mark.parametrize("beta", [0.9, 0.99, 0.999])
@@ -18,7 +17,7 @@ def test_ema_of_a_constant_is_biased_by_one_minus_beta_to_the_t(beta):
         assert average == pytest.approx(2.0 * (1 - beta**t), rel=1e-12)
 
 
-def scaled(landscape: L.Landscape, factor: float) -> L.Landscape:
+def scaled(landscape: problems.Landscape, factor: float) -> problems.Landscape:
     return landscape._replace(
         value=lambda p: factor * landscape.value(p),
         gradient=lambda p: factor * landscape.gradient(p),
@@ -27,14 +26,14 @@ def scaled(landscape: L.Landscape, factor: float) -> L.Landscape:
 
 @pytest.mark.parametrize(("name", "lr"), [("adagrad", 0.5), ("adam", 0.1), ("rmsprop", 0.01)])
 def test_adaptive_paths_ignore_the_scale_of_the_loss(name, lr):
-    bowl = L.ill_conditioned_quadratic(condition=25.0)
-    path = L.run_on(bowl, name, lr=lr, steps=100)
-    steep = L.run_on(scaled(bowl, 100.0), name, lr=lr, steps=100)
+    bowl = problems.ill_conditioned_quadratic(condition=25.0)
+    path = problems.run_on(bowl, name, lr=lr, steps=100)
+    steep = problems.run_on(scaled(bowl, 100.0), name, lr=lr, steps=100)
     np.testing.assert_allclose(steep.points, path.points, atol=1e-6)
 
 
 def test_gradient_descent_path_follows_the_scale_of_the_loss():
-    bowl = L.ill_conditioned_quadratic(condition=25.0)
-    path = L.run_on(bowl, "sgd", lr=5e-4, steps=100)
-    steep = L.run_on(scaled(bowl, 100.0), "sgd", lr=5e-4, steps=100)
+    bowl = problems.ill_conditioned_quadratic(condition=25.0)
+    path = problems.run_on(bowl, "sgd", lr=5e-4, steps=100)
+    steep = problems.run_on(scaled(bowl, 100.0), "sgd", lr=5e-4, steps=100)
     assert np.max(np.abs(steep.points - path.points)) > 0.1

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from optlib import analysis, rules
+from optlib import problems, rules
 from optlib.book import ch03
 
 STREAMS = arrays(
@@ -43,11 +43,11 @@ def test_reddi_amsgrad_is_adam_without_correction_until_v_falls():
     uncorrected step."""
     grads = np.full((50, 2), 0.3)
     zeros = np.zeros(2)
-    reddi = analysis.replay(
+    reddi = problems.replay(
         ch03.amsgrad_reddi_update, rules.adam_init(zeros, amsgrad=True), grads, zeros, lr=0.1
     )
-    uncorrected = analysis.replay(
-        analysis.adam_update_without_bias_correction, rules.adam_init(zeros), grads, zeros, lr=0.1
+    uncorrected = problems.replay(
+        rules.adam_update_without_bias_correction, rules.adam_init(zeros), grads, zeros, lr=0.1
     )
     np.testing.assert_allclose(reddi, uncorrected, rtol=1e-12)
 
@@ -92,7 +92,7 @@ def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_rho():
 
 def test_adagrad_steps_do_not_depend_on_the_units_of_a_coordinate():
     stream = np.random.default_rng(0).standard_normal((50, 1)) * np.array([1.0, 1e-3, 1e3])
-    deltas = analysis.replay(
+    deltas = problems.replay(
         rules.adagrad_update, rules.adagrad_init(np.zeros(3)), stream, np.zeros(3), lr=0.1
     )
     np.testing.assert_allclose(deltas, np.repeat(deltas[:, :1], 3, axis=1), rtol=1e-5)
@@ -101,7 +101,7 @@ def test_adagrad_steps_do_not_depend_on_the_units_of_a_coordinate():
 def test_adam_with_beta1_zero_beta2_to_one_and_lr_over_sqrt_t_is_adagrad():
     stream = np.random.default_rng(3).standard_normal((200, 20)) * np.geomspace(1e-3, 1, 20)
     theta = np.zeros(20)
-    adagrad = analysis.replay(
+    adagrad = problems.replay(
         rules.adagrad_update, rules.adagrad_init(theta), stream, theta, lr=0.1, eps=0.0
     )
     state, adam = rules.adam_init(theta), []
@@ -117,7 +117,7 @@ def test_adam_with_beta1_zero_beta2_to_one_and_lr_over_sqrt_t_is_adagrad():
 def test_severe_sparsity_step_matches_its_formula(t):
     grads = np.zeros((t, 1))
     grads[-1] = 0.5
-    step = analysis.replay(
+    step = problems.replay(
         rules.adam_update, rules.adam_init(np.zeros(1)), grads, np.zeros(1), lr=1.0, eps=1e-30
     )[-1, 0]
     formula = 0.1 / np.sqrt(0.001) * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)

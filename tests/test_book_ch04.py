@@ -17,10 +17,10 @@ from matplotlib.colors import to_hex
 from scipy import stats
 from torch import nn
 
-from optlib import experiments, train
-from optlib.book import ch04
+from optlib import training
+from optlib.book import ch04, experiments
 from optlib.book.ch04 import STYLES, paired_difference
-from optlib.data import DataSplits
+from optlib.training import DataSplits
 
 
 def test_docstring_examples_run():
@@ -108,8 +108,8 @@ def tiny_runs():
         return x, (x[:, 0] > 0).long()
 
     splits = DataSplits(*blobs(128), *blobs(64), *blobs(64))
-    task = train.Task("blobs", splits, "logreg", in_features=6, n_classes=2)
-    return train.compare(
+    task = training.Task("blobs", splits, "logreg", in_features=6, n_classes=2)
+    return training.compare(
         {
             label: experiments.kingma_ba_factory(label, 0.1)
             for label in ("adam-decayed", "adagrad-decayed")

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from optlib import online, optim
+from optlib import optim, problems
+from optlib.book import online
 from optlib.book.ch05 import growth_exponent
 
 
@@ -29,7 +30,7 @@ def test_growth_exponent_validates_its_arguments() -> None:
 
 def test_regret_of_the_always_worst_player_is_two_thirds_of_c_minus_two_per_round() -> None:
     c, periods = 10.0, 500
-    coefficients = online.reddi_coefficients(3 * periods, c)
+    coefficients = problems.reddi_coefficients(3 * periods, c)
     always_plus_one = torch.ones_like(coefficients)
     regret = online.regret(always_plus_one, coefficients)
     assert regret[-1, 0].item() / (3 * periods) == pytest.approx(2 * (c - 2) / 3)

@@ -16,15 +16,16 @@ import pytest
 import torch
 from torch import nn
 
-from optlib import analysis, rules
 from optlib import optim as optlib_optim
+from optlib import problems, rules
+from optlib.book import analysis
 from optlib.book.ch06 import train_with_held_out_loss
 
 
 def adagrad_states(stream: np.ndarray, lr: float):
     start = np.zeros(stream.shape[1])
     return list(
-        analysis.replay_states(
+        problems.replay_states(
             rules.adagrad_update, rules.adagrad_init(start), stream, start, lr=lr
         )
     )
@@ -48,7 +49,7 @@ def test_adam_rates_rise_after_the_gradients_shrink_and_adagrad_rates_do_not():
     start = np.zeros(2)
     adam = [
         analysis.adam_effective_lr(s.exp_avg_sq, s.step, lr=1e-3)
-        for _, s in analysis.replay_states(
+        for _, s in problems.replay_states(
             rules.adam_update, rules.adam_init(start), stream, start, lr=1e-3
         )
     ]
@@ -69,7 +70,7 @@ def test_adam_steps_do_not_depend_on_the_gradient_scale_above_eps(scale):
     start = np.zeros(50)
 
     def mean_step(gradients):
-        deltas = analysis.replay(
+        deltas = problems.replay(
             rules.adam_update, rules.adam_init(start), gradients, start, lr=1e-3
         )
         return np.abs(deltas).mean()
@@ -80,7 +81,7 @@ def test_adam_steps_do_not_depend_on_the_gradient_scale_above_eps(scale):
 def test_adam_below_eps_steps_like_momentum_sgd_with_lr_alpha_over_eps():
     gradients = np.full((50, 1), 1e-11)  # a thousand times below eps
     start = np.zeros(1)
-    deltas = analysis.replay(
+    deltas = problems.replay(
         rules.adam_update, rules.adam_init(start), gradients, start, lr=1e-3, eps=1e-8
     )
     assert -deltas[-1, 0] == pytest.approx(1e-3 / 1e-8 * 1e-11, rel=2e-3)
@@ -89,10 +90,10 @@ def test_adam_below_eps_steps_like_momentum_sgd_with_lr_alpha_over_eps():
 def test_a_constant_gradient_moves_adagrad_by_the_partial_sum_and_adam_by_alpha_t():
     constant = np.ones((10_000, 1))
     start = np.zeros(1)
-    adagrad = -analysis.replay(
+    adagrad = -problems.replay(
         rules.adagrad_update, rules.adagrad_init(start), constant, start, lr=1e-3
     ).sum()
-    adam = -analysis.replay(
+    adam = -problems.replay(
         rules.adam_update, rules.adam_init(start), constant, start, lr=1e-3
     ).sum()
     partial_sum = np.sum(1 / np.sqrt(np.arange(1, 10_001)))

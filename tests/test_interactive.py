@@ -16,18 +16,17 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from optlib import landscapes, sweep, train
+from optlib import problems, training
 from optlib.book import ch03, ch04
-from optlib.data import DataSplits
 from optlib.figures import interactive
-from optlib.results import RunRecord, training_loss_curve
+from optlib.training import DataSplits, RunRecord, sweep, training_loss_curve
 
 LRS, BETA1S, BETA2S = (0.05, 0.3), (0.0, 0.9), (0.9, 0.999)
 
 
 @pytest.fixture(scope="module")
 def grids() -> list[interactive.PathGrid]:
-    functions = landscapes.test_functions()
+    functions = problems.test_functions()
     return [
         interactive.landscape_paths(functions[key], lrs=LRS, beta1s=BETA1S, beta2s=BETA2S, steps=25)
         for key in ("quadratic", "rosenbrock")
@@ -64,10 +63,10 @@ def test_landscape_explorer_shows_the_driver_runs_at_every_slider_position(grids
         for grid, axis in zip(grids, ("x", "x2"), strict=True):
             paths = {t["name"]: t for t in on if t.get("xaxis", "x") == axis and "legendgroup" in t}
             assert set(paths) == {"Adam", "Adagrad"}, (i, j, k, axis, list(paths))
-            adam = landscapes.run_on(
+            adam = problems.run_on(
                 grid.landscape, "adam", lr=LRS[i], steps=25, betas=(BETA1S[j], BETA2S[k])
             )
-            adagrad = landscapes.run_on(grid.landscape, "adagrad", lr=LRS[i], steps=25)
+            adagrad = problems.run_on(grid.landscape, "adagrad", lr=LRS[i], steps=25)
             for name, run in (("Adam", adam), ("Adagrad", adagrad)):
                 xy = np.stack([decoded(paths[name]["x"]), decoded(paths[name]["y"])], axis=1)
                 np.testing.assert_allclose(xy, run.points, rtol=1e-6, atol=1e-6)
@@ -231,7 +230,7 @@ def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
         x = torch.randn(n, 20, generator=generator)
         return x, (x @ teacher + torch.randn(n, 3, generator=generator)).argmax(dim=1)
 
-    task = train.Task("tiny", DataSplits(*draw(150), *draw(60), *draw(60)), "logreg", 20, 3, 0.0)
+    task = training.Task("tiny", DataSplits(*draw(150), *draw(60), *draw(60)), "logreg", 20, 3, 0.0)
     lrs, seeds = (1e-3, 0.03, 1.0, 1e38), (0, 1)  # 1e38: the logits overflow
     kept = sweep.sweep(
         task,
@@ -243,7 +242,7 @@ def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
         eval_every_epoch=False,
         evaluate_test=False,
     )
-    tuned = sweep.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32)
+    tuned = training.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32, stacked=True)
     assert ch04.tuning_of("adagrad", kept).to_dict() == tuned.to_dict()
     curves = interactive.lr_curves(kept.records)
     assert [(c.lr, c.curve.n_runs) for c in curves] == [(lr, 0 if lr > 1 else 2) for lr in lrs]

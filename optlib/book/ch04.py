@@ -19,15 +19,14 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from scipy import stats
 
-from optlib import plotting
-from optlib.results import RunRecord, group_by_optimizer, training_loss_curve
-from optlib.train import tuning_result
+from optlib import figures
+from optlib.training import RunRecord, TuningResult, group_by_optimizer, training_loss_curve
+from optlib.training.sweep import SweepResult
+from optlib.training.tuning import tuning_result
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from optlib.sweep import SweepResult
-    from optlib.train import TuningResult
 
 __all__ = [
     "STYLES",
@@ -118,13 +117,13 @@ class LineStyle(NamedTuple):
 
 
 STYLES: dict[str, LineStyle] = {
-    "adam": LineStyle(plotting.color("adam"), "X", "-", "Adam"),
-    "adagrad": LineStyle(plotting.color("adagrad"), "D", "--", "Adagrad"),
-    "adam-decayed": LineStyle(plotting.color("adam"), "X", "-", "Adam, α/√t"),
+    "adam": LineStyle(figures.color("adam"), "X", "-", "Adam"),
+    "adagrad": LineStyle(figures.color("adagrad"), "D", "--", "Adagrad"),
+    "adam-decayed": LineStyle(figures.color("adam"), "X", "-", "Adam, α/√t"),
     "nesterov-decayed": LineStyle(
-        plotting.color("nesterov"), "^", (0, (5, 2, 1, 2)), "SGD + Nesterov, α/√t"
+        figures.color("nesterov"), "^", (0, (5, 2, 1, 2)), "SGD + Nesterov, α/√t"
     ),
-    "adagrad-constant": LineStyle(plotting.color("adagrad"), "D", "--", "Adagrad, constant α"),
+    "adagrad-constant": LineStyle(figures.color("adagrad"), "D", "--", "Adagrad, constant α"),
     # The same optimizer as "adagrad-constant" on another schedule: a colour of its own (Tol's
     # purple, used by no other optimizer in the book) so that no two lines of a figure share one.
     "adagrad-decayed": LineStyle("#AA4499", "o", ":", "Adagrad, α/√t"),

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from optlib.faq import train_recording_changes
+from optlib.book.analysis import train_recording_changes
 
 __all__ = ["HeldOutRecord", "train_with_held_out_loss"]
 

@@ -37,10 +37,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from optlib import landscapes
-from optlib.analysis import replay_states
-from optlib.plotting import color, label
-from optlib.results import Curve, RunRecord, training_loss_curve
+from optlib import problems
+from optlib.figures import color, label
+from optlib.problems import replay_states
+from optlib.training import RunRecord, training_loss_curve
+from optlib.training.results import Curve
 
 Figure = dict[str, Any]
 """A Plotly figure as plotly.js reads it: ``{"data": [trace, ...], "layout": {...}}``."""
@@ -177,16 +178,16 @@ class PathGrid(NamedTuple):
     ``lrs[i]`` (Adagrad has no β). Everything else is PyTorch's default.
     """
 
-    landscape: landscapes.Landscape
+    landscape: problems.Landscape
     lrs: tuple[float, ...]
     beta1s: tuple[float, ...]
     beta2s: tuple[float, ...]
-    adam: dict[tuple[int, int, int], landscapes.Trajectory]
-    adagrad: dict[int, landscapes.Trajectory]
+    adam: dict[tuple[int, int, int], problems.Trajectory]
+    adagrad: dict[int, problems.Trajectory]
 
 
 def landscape_paths(
-    landscape: landscapes.Landscape,
+    landscape: problems.Landscape,
     *,
     lrs: Sequence[float],
     beta1s: Sequence[float],
@@ -197,13 +198,13 @@ def landscape_paths(
     from the landscape's start (:func:`optlib.landscapes.run_on`)."""
     lrs, beta1s, beta2s = (tuple(float(v) for v in values) for values in (lrs, beta1s, beta2s))
     adam = {
-        (i, j, k): landscapes.run_on(landscape, "adam", lr=lr, steps=steps, betas=(b1, b2))
+        (i, j, k): problems.run_on(landscape, "adam", lr=lr, steps=steps, betas=(b1, b2))
         for i, lr in enumerate(lrs)
         for j, b1 in enumerate(beta1s)
         for k, b2 in enumerate(beta2s)
     }
     adagrad = {
-        i: landscapes.run_on(landscape, "adagrad", lr=lr, steps=steps) for i, lr in enumerate(lrs)
+        i: problems.run_on(landscape, "adagrad", lr=lr, steps=steps) for i, lr in enumerate(lrs)
     }
     return PathGrid(landscape, lrs, beta1s, beta2s, adam, adagrad)
 
@@ -268,7 +269,7 @@ def _title(text: str, x: float) -> dict[str, Any]:
     }
 
 
-def _contour(landscape: landscapes.Landscape, resolution: int = 60) -> dict[str, Any]:
+def _contour(landscape: problems.Landscape, resolution: int = 60) -> dict[str, Any]:
     """The landscape's level sets: a line at every half decade of the gap f - f*."""
     x = np.linspace(*landscape.x_range, resolution)
     y = np.linspace(*landscape.y_range, resolution)
@@ -287,7 +288,7 @@ def _contour(landscape: landscapes.Landscape, resolution: int = 60) -> dict[str,
     }
 
 
-def _path(name: str, path: landscapes.Trajectory, showlegend: bool) -> dict[str, Any]:
+def _path(name: str, path: problems.Trajectory, showlegend: bool) -> dict[str, Any]:
     return {
         "type": "scatter",
         "x": path.points[:, 0],
@@ -357,7 +358,7 @@ def rule_rates(optimizer: str, grads: np.ndarray, **hyper: Any) -> np.ndarray:
     """:func:`effective_rate` at every step of ``optimizer``'s rule (a key of
     :data:`optlib.landscapes.METHODS`) fed the gradient stream ``grads`` (steps x columns),
     with step size 1 and PyTorch's defaults unless ``hyper`` says otherwise."""
-    method = landscapes.method(optimizer)
+    method = problems.method(optimizer)
     settings = {**method.hyper, **hyper}
     eps = settings.get("eps", 1e-10 if optimizer == "adagrad" else 1e-8)
     beta2 = settings.get("betas", (0.9, 0.999))[1]
