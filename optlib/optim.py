@@ -110,6 +110,11 @@ def check_default_only(name: str, value: Any, default: Any) -> None:
         )
 
 
+def _hyperparameters(group: dict[str, Any], params: list[torch.Tensor], names: tuple[str, ...]):
+    """The group's values of the rule's keywords ``names``, the learning rate checked."""
+    return {name: group[name] for name in names} | {"lr": _checked_lr(group, params)}
+
+
 def _checked_lr(group: dict[str, Any], params: list[torch.Tensor]) -> float:
     """The group's learning rate as a float (a scheduler may have set it), refused if the
     parameters' dtype cannot hold it (e.g. 1e300 for float32: every weight would turn inf)."""
@@ -212,37 +217,28 @@ class _StepAsTensor(Optimizer):
 # --------------------------------------------------------------------------------------------
 # Adam, AMSGrad and AdamW
 # --------------------------------------------------------------------------------------------
+ADAM_HYPERPARAMETERS = (
+    "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"
+)  # fmt: skip
+
+
 def adam(
     params: list[torch.Tensor],
     grads: list[torch.Tensor],
     states: list[dict[str, Any]],
     *,
-    lr: float,
-    betas: tuple[float, float],
-    eps: float,
-    weight_decay: float,
-    amsgrad: bool,
-    maximize: bool,
-    decoupled_weight_decay: bool,
     foreach: bool | None = None,
+    **hyper: Any,
 ) -> None:
     r"""Adam on a list of parameters, in place: the loop :meth:`Adam.step` hands its tensors to.
 
-    ``states`` are the parameters' ``torch.optim`` state dicts. With ``foreach=False``, the pure
-    rule :func:`optlib.rules.adam_update` runs once per tensor, eqs. (adam-m) to (adam-update)
-    as chapter 3 writes them. Otherwise :func:`optlib.kernels.adam_update_` runs the same
-    equations once for all the tensors, in place: what makes ``step()`` as fast as
-    ``torch.optim.Adam`` (the pure rule writes 13 fresh tensors per parameter per step).
+    ``states`` are the parameters' ``torch.optim`` state dicts; ``hyper`` are the keywords of
+    :func:`optlib.rules.adam_update` (:data:`ADAM_HYPERPARAMETERS`). With ``foreach=False``,
+    that pure rule runs once per tensor: eqs. (adam-m) to (adam-update) as chapter 3 writes
+    them. Otherwise :func:`optlib.kernels.adam_update_` runs the same equations once for all the
+    tensors, in place: what makes ``step()`` as fast as ``torch.optim.Adam`` (the pure rule
+    writes 13 fresh tensors per parameter per step).
     """
-    hyper = dict(
-        lr=lr,
-        betas=betas,
-        eps=eps,
-        weight_decay=weight_decay,
-        amsgrad=amsgrad,
-        maximize=maximize,
-        decoupled_weight_decay=decoupled_weight_decay,
-    )
     if foreach is False:
         for param, grad, stored in zip(params, grads, states, strict=True):
             state = _rule_state(rules.AdamState, stored)
@@ -286,18 +282,11 @@ class Adam(_StepAsTensor):
         check_default_only("differentiable", differentiable, False)
         check_default_only("fused", fused, None)
         defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            foreach=foreach, maximize=maximize, capturable=capturable,
+            differentiable=differentiable, fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
-        )
+        )  # fmt: skip
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -313,14 +302,8 @@ class Adam(_StepAsTensor):
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                lr=_checked_lr(group, params),
-                betas=group["betas"],
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                amsgrad=group["amsgrad"],
-                maximize=group["maximize"],
-                decoupled_weight_decay=group["decoupled_weight_decay"],
                 foreach=group["foreach"],
+                **_hyperparameters(group, params, ADAM_HYPERPARAMETERS),
             )
         return loss
 
@@ -344,19 +327,10 @@ class AdamW(Adam):
         fused: bool | None = None,
     ) -> None:
         super().__init__(
-            params,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
+            params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+            capturable=capturable, differentiable=differentiable, fused=fused,
             decoupled_weight_decay=True,
-        )
+        )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,28 +339,26 @@ class AdamW(Adam):
 ADAGRAD_KEYS = {"sum_sq": "sum"}  # AdagradState field -> torch.optim.Adagrad's state key
 
 
+ADAGRAD_HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+
+
 def adagrad(
     params: list[torch.Tensor],
     grads: list[torch.Tensor],
     states: list[dict[str, Any]],
     *,
-    lr: float,
-    lr_decay: float,
-    weight_decay: float,
-    eps: float,
-    maximize: bool,
     foreach: bool | None = None,
+    **hyper: Any,
 ) -> None:
     r"""Adagrad on a list of parameters, in place: the loop :meth:`Adagrad.step` hands them to.
 
-    With ``foreach=False``, the pure rule :func:`optlib.rules.adagrad_update` runs once per
-    tensor, eqs. (adagrad-accumulate) to (adagrad-update). Otherwise
-    :func:`optlib.kernels.adagrad_update_` runs the same equations once for all the tensors, in
-    place. A sparse gradient (``nn.Embedding(sparse=True)``) goes to
+    ``hyper`` are the keywords of :func:`optlib.rules.adagrad_update`. With ``foreach=False``,
+    that pure rule runs once per tensor, eqs. (adagrad-accumulate) to (adagrad-update).
+    Otherwise :func:`optlib.kernels.adagrad_update_` runs the same equations once for all the
+    tensors, in place. A sparse gradient (``nn.Embedding(sparse=True)``) goes to
     :func:`optlib.kernels.adagrad_sparse_update_`, which updates only the rows it touches; as in
     ``torch.optim.Adagrad``, a list holding one then runs tensor by tensor.
     """
-    hyper = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
     if foreach is False or any(grad.is_sparse for grad in grads):
         for param, grad, stored in zip(params, grads, states, strict=True):
             state = _rule_state(rules.AdagradState, stored, ADAGRAD_KEYS)
@@ -431,16 +403,10 @@ class Adagrad(_StepAsTensor):
         check_default_only("differentiable", differentiable, False)
         check_default_only("fused", fused, None)
         defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            eps=eps,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            fused=fused,
-        )
+            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+            maximize=maximize, differentiable=differentiable, fused=fused,
+        )  # fmt: skip
         super().__init__(params, defaults)
         for group in self.param_groups:
             for param in group["params"]:
@@ -473,12 +439,8 @@ class Adagrad(_StepAsTensor):
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                lr=_checked_lr(group, params),
-                lr_decay=group["lr_decay"],
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                maximize=group["maximize"],
                 foreach=group["foreach"],
+                **_hyperparameters(group, params, ADAGRAD_HYPERPARAMETERS),
             )
         return loss
 
@@ -486,6 +448,9 @@ class Adagrad(_StepAsTensor):
 # --------------------------------------------------------------------------------------------
 # SGD and RMSprop: the pure rule, tensor by tensor
 # --------------------------------------------------------------------------------------------
+SGD_HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+
+
 def sgd(params, grads, states, **hyper: Any) -> None:
     """SGD on a list of parameters, in place: :func:`optlib.rules.sgd_update` per tensor."""
     for param, grad, stored in zip(params, grads, states, strict=True):
@@ -530,16 +495,10 @@ class SGD(_StepAsTensor):
         check_default_only("differentiable", differentiable, False)
         check_default_only("fused", fused, None)
         defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-            foreach=foreach,
-            differentiable=differentiable,
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
             fused=fused,
-        )
+        )  # fmt: skip
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -552,14 +511,14 @@ class SGD(_StepAsTensor):
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                lr=_checked_lr(group, params),
-                momentum=group["momentum"],
-                dampening=group["dampening"],
-                weight_decay=group["weight_decay"],
-                nesterov=group["nesterov"],
-                maximize=group["maximize"],
+                **_hyperparameters(group, params, SGD_HYPERPARAMETERS),
             )
         return loss
+
+
+RMSPROP_HYPERPARAMETERS = (
+    "lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"
+)  # fmt: skip
 
 
 def rmsprop(params, grads, states, **hyper: Any) -> None:
@@ -602,17 +561,10 @@ class RMSprop(_StepAsTensor):
         check_default_only("capturable", capturable, False)
         check_default_only("differentiable", differentiable, False)
         defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            capturable=capturable,
-            foreach=foreach,
-            maximize=maximize,
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
             differentiable=differentiable,
-        )
+        )  # fmt: skip
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -631,13 +583,7 @@ class RMSprop(_StepAsTensor):
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                lr=_checked_lr(group, params),
-                alpha=group["alpha"],
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                centered=group["centered"],
-                maximize=group["maximize"],
+                **_hyperparameters(group, params, RMSPROP_HYPERPARAMETERS),
             )
         return loss
 
