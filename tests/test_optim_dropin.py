@@ -193,6 +193,7 @@ SPARSE_GRID = [  # torch's defaults, then each option changed, then all of them 
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")  # raised inside torch.optim
 @pytest.mark.parametrize("foreach", [None, False])
 @pytest.mark.parametrize(
     "hyper", SPARSE_GRID, ids=lambda h: "-".join(f"{k}={v}" for k, v in h.items())
