@@ -17,10 +17,11 @@ The numbers agree with the rules to rounding, not bit for bit: ``lerp`` computes
 :math:`m + (1-\beta_1)(g - m)`, the same :math:`\beta_1 m + (1-\beta_1) g` with different
 roundings (the difference is ~1e-16 relative in float64).
 
-Lists hold tensors of one device and dtype; ``state`` is the rule's NamedTuple
-(:class:`~optlib.rules.AdamState`, :class:`~optlib.rules.AdagradState`) with lists where the
-rule has tensors. The update functions return the new state (the same lists, updated, and the
-step count plus one).
+Lists hold tensors of one device and dtype (other mixes work, more slowly); ``state`` is the
+rule's NamedTuple (:class:`~optlib.rules.AdamState`, :class:`~optlib.rules.AdagradState`) with a
+list wherever the rule has one value per tensor, step counts included: tensors that missed some
+gradients have their own step count. The update functions return the new state (the same
+lists, updated, and every step count plus one).
 """
 
 from __future__ import annotations
@@ -94,22 +95,25 @@ def adam_step_(
     params: Tensors,
     exp_avgs: Tensors,
     exp_avg_sqs: Tensors,
-    step: int,
+    steps: list[int],
     lr: float,
     beta1: float,
     beta2: float,
     eps: float,
 ) -> None:
-    r""":func:`optlib.rules.adam_step`, added to the parameters in place.
+    r""":func:`optlib.rules.adam_step` (with :func:`~optlib.rules.bias_correction`), added to the
+    parameters in place; ``steps[i]`` is :math:`t` for tensor ``i``.
 
     .. math:: \theta_t = \theta_{t-1} - \frac{\alpha}{1-\beta_1^t}\,
               \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
     """
-    step_size = lr / rules.bias_correction(beta1, step)
+    step_sizes = [-lr / rules.bias_correction(beta1, step) for step in steps]
     denominators = torch._foreach_sqrt(exp_avg_sqs)  # the one temporary
-    torch._foreach_div_(denominators, math.sqrt(rules.bias_correction(beta2, step)))
+    torch._foreach_div_(
+        denominators, [math.sqrt(rules.bias_correction(beta2, step)) for step in steps]
+    )
     torch._foreach_add_(denominators, eps)
-    torch._foreach_addcdiv_(params, exp_avgs, denominators, -step_size)
+    torch._foreach_addcdiv_(params, exp_avgs, denominators, step_sizes)
 
 
 def adam_update_(
@@ -133,7 +137,7 @@ def adam_update_(
               - \alpha\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)}+\epsilon}
     """
     beta1, beta2 = betas
-    step = state.step + 1
+    steps = [step + 1 for step in state.step]
     grads = ascent_gradient(grads, maximize)
     if decoupled_weight_decay:
         decoupled_decay_(params, lr, weight_decay)
@@ -145,8 +149,8 @@ def adam_update_(
     if amsgrad:
         amsgrad_max_(state.max_exp_avg_sq, state.exp_avg_sq)
         denominator_source = state.max_exp_avg_sq
-    adam_step_(params, state.exp_avg, denominator_source, step, lr, beta1, beta2, eps)
-    return state._replace(step=step)
+    adam_step_(params, state.exp_avg, denominator_source, steps, lr, beta1, beta2, eps)
+    return state._replace(step=steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,14 +161,17 @@ def adagrad_accumulate_(sums: Tensors, grads: Tensors) -> None:
     torch._foreach_addcmul_(sums, grads, grads, 1.0)
 
 
-def adagrad_step_(params: Tensors, grads: Tensors, sums: Tensors, lr_t: float, eps: float) -> None:
-    r""":func:`optlib.rules.adagrad_step`, added to the parameters in place.
+def adagrad_step_(
+    params: Tensors, grads: Tensors, sums: Tensors, lr_ts: list[float], eps: float
+) -> None:
+    r""":func:`optlib.rules.adagrad_step`, added to the parameters in place; ``lr_ts[i]`` is
+    :math:`\eta_t` for tensor ``i``.
 
     .. math:: \theta_t = \theta_{t-1} - \eta_t\,\frac{g_t}{\sqrt{G_t} + \epsilon}
     """
     denominators = torch._foreach_sqrt(sums)  # the one temporary
     torch._foreach_add_(denominators, eps)
-    torch._foreach_addcdiv_(params, grads, denominators, -lr_t)
+    torch._foreach_addcdiv_(params, grads, denominators, [-lr_t for lr_t in lr_ts])
 
 
 def adagrad_update_(
@@ -184,8 +191,50 @@ def adagrad_update_(
               \theta_t = \theta_{t-1} - \frac{\eta}{1 + (t-1)\,\eta_{\text{decay}}}\;
               \frac{g_t}{\sqrt{G_t}+\epsilon}
     """
-    step = state.step + 1
+    steps = [step + 1 for step in state.step]
     grads = l2_gradient(ascent_gradient(grads, maximize), params, weight_decay)
     adagrad_accumulate_(state.sum_sq, grads)
-    adagrad_step_(params, grads, state.sum_sq, rules.adagrad_lr(lr, step, lr_decay), eps)
+    lr_ts = [rules.adagrad_lr(lr, step, lr_decay) for step in steps]
+    adagrad_step_(params, grads, state.sum_sq, lr_ts, eps)
+    return state._replace(step=steps)
+
+
+def adagrad_sparse_update_(
+    grad: Tensor,
+    state: rules.AdagradState,
+    param: Tensor,
+    *,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+) -> rules.AdagradState:
+    r""":func:`optlib.rules.adagrad_update` for one parameter with a *sparse* gradient (e.g.
+    ``nn.Embedding(sparse=True)``), in place, computed as ``torch.optim.Adagrad`` does.
+
+    A row the gradient does not touch has :math:`g_t = 0` there: :math:`G_t = G_{t-1}` and no
+    step, so the dense rule would leave it alone too; this computes the touched rows only. The
+    update is not linear in :math:`g_t`, so an index repeated in the batch is first summed
+    (``coalesce``): :math:`G_t` gains :math:`(g' + g'')^2`, not :math:`g'^2 + g''^2`.
+
+    .. math:: G_t[i] = G_{t-1}[i] + g_t[i]^2, \qquad
+              \theta_t[i] = \theta_{t-1}[i] - \eta_t\,\frac{g_t[i]}{\sqrt{G_t[i]}+\epsilon}
+              \quad\text{for the rows } i \text{ in } g_t
+    """
+    if weight_decay != 0:  # the L2 term is dense: every row would change
+        raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+    step = state.step + 1
+    grad = (-grad if maximize else grad).coalesce()
+    values = grad._values()
+    state.sum_sq.add_(_sparse_like(grad, values.pow(2)))
+    denominators = state.sum_sq.sparse_mask(grad)._values().sqrt_().add_(eps)
+    lr_t = rules.adagrad_lr(lr, step, lr_decay)
+    param.add_(_sparse_like(grad, values / denominators), alpha=-lr_t)
     return state._replace(step=step)
+
+
+def _sparse_like(grad: Tensor, values: Tensor) -> Tensor:
+    """A sparse tensor with ``grad``'s (coalesced, hence valid) indices and these ``values``:
+    ``torch.optim.adagrad._make_sparse``."""
+    return torch.sparse_coo_tensor(grad._indices(), values, grad.size(), check_invariants=False)

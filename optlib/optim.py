@@ -1,36 +1,43 @@
-"""Drop-in ``torch.optim.Optimizer`` subclasses built on the pure rules of :mod:`optlib.rules`.
+r"""Drop-in ``torch.optim.Optimizer`` subclasses built on the pure rules of :mod:`optlib.rules`.
 
-Each class accepts the same keywords, with the same defaults, as its ``torch.optim`` namesake, and
-uses the same per-parameter state keys (``step``, ``exp_avg``, ``sum``, ...), so state dicts load
-across the two libraries. ``step()`` only gathers tensors and hands them to the rule (or to its
-in-place twin in :mod:`optlib.kernels`), and ``tests/test_optim_parity.py`` proves every way
-of running it equal to ``torch.optim``.
+Following Adam from ``optimizer.step()`` to the arithmetic takes three hops, as in
+``torch/optim/adam.py``:
 
-How ``step()`` runs, by default (``foreach=None`` or ``True``): once per group of similar
-tensors rather than once per tensor. ``Adam``, ``AdamW`` and ``Adagrad``, the book's subjects,
-then run :mod:`optlib.kernels`: the same equations computed in place with PyTorch's fused foreach
-kernels, as fast as ``torch.optim`` (``python -m optlib.bench``). ``SGD`` and ``RMSprop`` run
-their pure rule on :class:`~optlib.tensorlist.TensorList` s (lists of tensors whose operators are
-foreach kernels). ``foreach=False`` calls the pure rule once per tensor: the most direct reading
-of the algorithm, and the same numbers up to rounding.
+1. :meth:`Adam.step` gathers each group's parameters, gradients and state;
+2. :func:`adam`, one plain function, runs the algorithm on them: with ``foreach=False`` it calls
+   the pure rule :func:`optlib.rules.adam_update` tensor by tensor (chapter 3's equations, as
+   written); by default it calls :func:`optlib.kernels.adam_update_` once for all the tensors;
+3. :func:`optlib.kernels.adam_update_` computes the same equations in place, and each of its
+   pieces names the function of :mod:`optlib.rules` it reproduces.
 
-Differences from ``torch.optim`` (all raise a clear error rather than doing something else):
-``fused``, ``capturable`` and ``differentiable`` accept only their defaults; sparse and complex
-gradients are not supported. Adagrad creates its state lazily at the first step of each
-parameter, like Adam.
+Adagrad is the same with :func:`adagrad`. ``SGD`` and ``RMSprop``, which the book never times,
+always run their pure rule tensor by tensor (``foreach`` is accepted and ignored).
+
+Each class takes the same keywords with the same defaults as its ``torch.optim`` namesake and
+keeps the same state (keys, tensors, and ``state["step"]`` as a float32 tensor on the CPU, float64
+under ``torch.set_default_dtype(torch.float64)``), so state dicts load across the two libraries
+both ways. ``tests/test_optim_parity.py`` and ``tests/test_optim_dropin.py`` prove every way of
+running them equal to ``torch.optim``, step by step. Like ``torch.optim.Adagrad``, ``Adagrad``
+handles sparse gradients (``nn.Embedding(sparse=True)``) and has :meth:`Adagrad.share_memory`.
+
+Differences from ``torch.optim`` (each raises a clear error rather than doing something else):
+``fused``, ``capturable`` and ``differentiable`` accept only their defaults; complex parameters
+are refused; ``SGD`` refuses sparse gradients. Hyperparameters are checked more strictly:
+``lr="0.1"``, ``eps=None`` or ``amsgrad="yes"`` raise a ``TypeError`` naming the keyword.
+``Adagrad`` starts each group's accumulator at that group's ``initial_accumulator_value``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from numbers import Real
 from typing import Any, NamedTuple
 
 import torch
 from torch.optim import Optimizer
 
 from optlib import kernels, rules
-from optlib.tensorlist import TensorList
 
 Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
 
@@ -47,36 +54,51 @@ DEFAULT_LR: dict[str, float] = {
 # Validation at the boundary
 # --------------------------------------------------------------------------------------------
 def _as_float(name: str, value: Any) -> float:
+    """``value`` as a float; a ``TypeError`` naming ``name`` unless it is a real number (or a
+    one-element real tensor, which torch.optim also takes). Strings are refused, not parsed."""
     if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ValueError(f"Invalid {name}: a tensor {name} must have one element, got {value}")
-        value = value.item()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"Invalid {name}: expected a number, got {value!r}") from None
+        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(
+                f"Invalid {name}: a tensor {name} must hold one real number, got {value}"
+            )
+        return float(value.item())
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(
+            f"Invalid {name}: expected a real number, got {value!r} ({type(value).__name__})"
+        )
+    return float(value)
 
 
 def check_non_negative(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number >= 0."""
+    """Raise naming ``name`` unless ``value`` is a finite real number >= 0."""
     number = _as_float(name, value)
     if not (math.isfinite(number) and number >= 0.0):
         raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
 
 
 def check_unit_interval(name: str, value: Any) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``0 <= value < 1``."""
+    """Raise naming ``name`` unless ``0 <= value < 1``."""
     number = _as_float(name, value)
     if not 0.0 <= number < 1.0:  # also rejects NaN
         raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} < 1)")
 
 
 def check_betas(betas: Any) -> None:
-    """Raise ``ValueError`` unless ``betas`` is a pair with each beta in [0, 1)."""
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
+    """Raise unless ``betas`` is a pair with each beta in [0, 1)."""
+    if not isinstance(betas, tuple | list):
+        raise TypeError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+    if len(betas) != 2:
         raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
     for index, beta in enumerate(betas):
         check_unit_interval(f"betas[{index}] (beta{index + 1})", beta)
+
+
+def check_flag(name: str, value: Any, *, none_allowed: bool = False) -> None:
+    """Raise a ``TypeError`` naming ``name`` unless ``value`` is ``True`` or ``False``
+    (``amsgrad="no"`` would otherwise switch AMSGrad on)."""
+    if not (isinstance(value, bool) or (none_allowed and value is None)):
+        allowed = "True, False or None" if none_allowed else "True or False"
+        raise TypeError(f"Invalid {name}: expected {allowed}, got {value!r}")
 
 
 def check_default_only(name: str, value: Any, default: Any) -> None:
@@ -88,343 +110,149 @@ def check_default_only(name: str, value: Any, default: Any) -> None:
         )
 
 
-# --------------------------------------------------------------------------------------------
-# The shared shell: gather tensors, call the rule, write back
-# --------------------------------------------------------------------------------------------
-def _check_supported(optimizer_name: str, param: torch.Tensor) -> None:
-    """Refuse what the rules do not handle, with a message that says what to use instead."""
-    if param.grad.is_sparse:
-        raise RuntimeError(
-            f"{optimizer_name} in optlib does not support sparse gradients; "
-            "use torch.optim for sparse embeddings"
-        )
-    if torch.is_complex(param):
-        raise RuntimeError(f"{optimizer_name} in optlib does not support complex parameters")
+def _hyperparameters(group: dict[str, Any], params: list[torch.Tensor], names: tuple[str, ...]):
+    """The group's values of the rule's keywords ``names``, the learning rate checked."""
+    return {name: group[name] for name in names} | {"lr": _checked_lr(group, params)}
 
 
-def _check_lr_fits(lr: float, dtypes: set[torch.dtype]) -> None:
-    """Refuse a learning rate the parameters' dtype cannot hold (e.g. 1e300 for float32): it
-    would silently turn every parameter into inf or NaN, or fail deep inside a kernel."""
-    for dtype in dtypes:
+def _checked_lr(group: dict[str, Any], params: list[torch.Tensor]) -> float:
+    """The group's learning rate as a float (a scheduler may have set it), refused if the
+    parameters' dtype cannot hold it (e.g. 1e300 for float32: every weight would turn inf)."""
+    lr = _as_float("lr", group["lr"])
+    for dtype in {param.dtype for param in params}:
         if abs(lr) > torch.finfo(dtype).max:
             raise ValueError(
                 f"Invalid lr: {lr!r} is larger than the largest {dtype} "
                 f"({torch.finfo(dtype).max:.3g}), the parameters' dtype"
             )
+    return lr
 
 
-class _RuleOptimizer(Optimizer):
-    """Base class: ``step()`` runs the pure rule on every parameter that has a gradient.
-
-    Subclasses name the rule, how to build its initial state, and which ``torch.optim`` state key
-    holds each field of the rule's NamedTuple state.
-
-    Three ways to run a step, chosen by :meth:`steps_tensors_together` and :attr:`kernel`:
-
-    * a subclass with an in-place :attr:`kernel` (:mod:`optlib.kernels`) runs it once per batch
-      of parameters sharing a device, a dtype, a step count and the same stored buffers
-      (:meth:`_batches`), on plain lists of tensors;
-    * otherwise the pure rule runs once per batch, on :class:`~optlib.tensorlist.TensorList` s:
-      the rules use operators only, so they run on TensorLists unchanged, and each operator
-      becomes one ``torch._foreach_*`` call for the whole batch (bit-identical to the next way,
-      ``tests/test_tensorlist.py``);
-    * with ``foreach=False``, the pure rule runs once per parameter tensor.
-    """
-
-    state_type: type  # the rule's NamedTuple state
-    state_keys: dict[str, str]  # NamedTuple field -> torch.optim state key
-    hyperparameters: tuple[str, ...]  # group keys passed to the rule
-
-    def init_state(self, param: torch.Tensor, group: dict[str, Any]) -> NamedTuple:
-        raise NotImplementedError
-
-    def rule(self, grad, state, param, **hyper) -> tuple[torch.Tensor, NamedTuple]:
-        raise NotImplementedError
-
-    kernel: Callable[..., NamedTuple] | None = None
-    """The rule computed in place on lists of tensors, ``kernel(grads, state, params, **hyper)
-    -> new_state`` (see :mod:`optlib.kernels`), or ``None`` where there is none."""
-
-    def steps_tensors_together(self, group: dict[str, Any]) -> bool:
-        """Whether to update a batch of tensors per call rather than one tensor per call.
-
-        Yes unless ``foreach=False``. On CUDA each foreach operation is one fused kernel for all
-        the tensors; on the CPU it still visits them one by one but saves the Python calls, a
-        dozen per tensor per step: most of the step on a model with many small tensors.
-        """
-        return group["foreach"] is not False
-
-    def _load(self, param: torch.Tensor, group: dict[str, Any]) -> NamedTuple:
-        """The rule's typed state for ``param``, read from ``self.state`` (or freshly built)."""
-        stored = self.state[param]
-        if not stored:
-            return self.init_state(param, group)
-        fields = {field: stored.get(key) for field, key in self.state_keys.items()}
-        if "step" in fields:  # torch.optim keeps the step count as a float tensor
-            fields["step"] = int(fields["step"])
-        return self.state_type(**fields)
-
-    def _store(self, param: torch.Tensor, state: NamedTuple) -> None:
-        stored = self.state[param]
-        for field, value in state._asdict().items():
-            if value is not None:
-                stored[self.state_keys[field]] = value
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        """Perform one optimization step; ``closure`` re-evaluates the loss, as in torch.optim."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            hyper = {name: group[name] for name in self.hyperparameters}
-            hyper["lr"] = _as_float("lr", hyper["lr"])
-            params = [param for param in group["params"] if param.grad is not None]
-            for param in params:
-                _check_supported(type(self).__name__, param)
-            _check_lr_fits(hyper["lr"], {param.dtype for param in params})
-            if not self.steps_tensors_together(group):
-                for param in params:
-                    delta, new_state = self.rule(
-                        param.grad, self._load(param, group), param, **hyper
-                    )
-                    param.add_(delta)
-                    self._store(param, new_state)
-                continue
-            for batch, state in self._batches(params, group):
-                grads = [param.grad for param in batch]
-                if self.kernel is not None:  # updates the parameters and the state in place
-                    new_state = self.kernel(grads, state, batch, **hyper)
-                else:
-                    as_tensorlists = {
-                        field: TensorList(value)
-                        for field, value in state._asdict().items()
-                        if isinstance(value, list)
-                    }
-                    delta, new_state = self.rule(
-                        TensorList(grads), state._replace(**as_tensorlists), TensorList(batch),
-                        **hyper,
-                    )  # fmt: skip
-                    torch._foreach_add_(batch, list(delta))
-                self._store_batch(batch, new_state)
-        return loss
-
-    def _batches(
-        self, params: list[torch.Tensor], group: dict[str, Any]
-    ) -> list[tuple[list[torch.Tensor], NamedTuple]]:
-        """The parameters in batches that one call of the rule can update: same device and dtype,
-        same step count, and the same buffers stored (e.g. SGD's momentum buffer exists only
-        after step 1). Each batch comes with its state: the rule's NamedTuple whose tensor fields
-        are lists of the tensors ``self.state`` holds (``None`` where a buffer is absent)."""
-        batches: dict[tuple, list[torch.Tensor]] = {}
-        for param in params:
-            stored = self.state[param]
-            if not stored:
-                self._store(param, self.init_state(param, group))
-            buffers = tuple(key in stored for key in self.state_keys.values())
-            key = (param.device, param.dtype, int(stored.get("step", 0)), buffers)
-            batches.setdefault(key, []).append(param)
-        result = []
-        for (_, _, step, _), batch in batches.items():
-            stored_states = [self.state[param] for param in batch]
-            fields = {
-                field: [stored[key] for stored in stored_states]
-                if key in stored_states[0]
-                else None
-                for field, key in self.state_keys.items()
-            }
-            if "step" in fields:  # torch.optim keeps the step count as a float tensor
-                fields["step"] = step
-            result.append((batch, self.state_type(**fields)))
-        return result
-
-    def _store_batch(self, batch: list[torch.Tensor], state: NamedTuple) -> None:
-        """The inverse of :meth:`_batches`: element ``i`` of each list goes to ``batch[i]``."""
-        for index, param in enumerate(batch):
-            stored = self.state[param]
-            for field, value in zip(state._fields, state, strict=True):
-                if value is not None:
-                    is_list = isinstance(value, list | TensorList)
-                    stored[self.state_keys[field]] = value[index] if is_list else value
+def _params_with_grad(optimizer_name: str, group: dict[str, Any], *, sparse: bool = False):
+    """The group's parameters that have a gradient; refuses, before touching anything, what
+    the rules do not handle, with torch.optim's message where it has one."""
+    params = [param for param in group["params"] if param.grad is not None]
+    for param in params:
+        if param.grad.is_sparse and not sparse:
+            advice = ", please consider SparseAdam instead" if optimizer_name == "Adam" else ""
+            raise RuntimeError(f"{optimizer_name} does not support sparse gradients{advice}")
+        if torch.is_complex(param):
+            raise RuntimeError(f"{optimizer_name} in optlib does not support complex parameters")
+    return params
 
 
-class SGD(_RuleOptimizer):
-    """Stochastic gradient descent with optional momentum: ``torch.optim.SGD``'s interface."""
-
-    state_keys = {"momentum_buffer": "momentum_buffer"}
-    hyperparameters = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
-    state_type = rules.SGDState
-
-    def __init__(
-        self,
-        params: Params,
-        lr: float | torch.Tensor = 1e-3,
-        momentum: float = 0,
-        dampening: float = 0,
-        weight_decay: float = 0,
-        nesterov: bool = False,
-        *,
-        maximize: bool = False,
-        foreach: bool | None = None,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("momentum", momentum)
-        check_non_negative("dampening", dampening)
-        check_non_negative("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError(
-                f"Invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
-                "Nesterov momentum requires a momentum > 0 and zero dampening"
-            )
-        check_default_only("differentiable", differentiable, False)
-        check_default_only("fused", fused, None)
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-            foreach=foreach,
-            differentiable=differentiable,
-            fused=fused,
-        )
-        super().__init__(params, defaults)
-
-    def init_state(self, param, group):
-        return rules.sgd_init(param)
-
-    def rule(self, grad, state, param, **hyper):
-        return rules.sgd_update(grad, state, param, **hyper)
+# --------------------------------------------------------------------------------------------
+# Between torch.optim's state dicts and the rules' typed states
+# --------------------------------------------------------------------------------------------
+def _step_tensor(count: float = 0.0) -> torch.Tensor:
+    """A step count as torch.optim stores it (``capturable=False``, ``fused=None``): a 0-d CPU
+    tensor, float64 if that is the default dtype, else float32 (exact up to 2**24 steps)."""
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    return torch.tensor(float(count), dtype=dtype, device="cpu")
 
 
-class Adagrad(_RuleOptimizer):
-    """Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``'s interface."""
-
-    state_keys = {"sum_sq": "sum", "step": "step"}
-    hyperparameters = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
-    state_type = rules.AdagradState
-
-    def __init__(
-        self,
-        params: Params,
-        lr: float | torch.Tensor = 1e-2,
-        lr_decay: float = 0,
-        weight_decay: float = 0,
-        initial_accumulator_value: float = 0,
-        eps: float = 1e-10,
-        foreach: bool | None = None,
-        *,
-        maximize: bool = False,
-        differentiable: bool = False,
-        fused: bool | None = None,
-    ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("lr_decay", lr_decay)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        check_non_negative("eps", eps)
-        check_default_only("differentiable", differentiable, False)
-        check_default_only("fused", fused, None)
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-            fused=fused,
-        )
-        super().__init__(params, defaults)
-
-    def init_state(self, param, group):
-        return rules.adagrad_init(param, group["initial_accumulator_value"])
-
-    def rule(self, grad, state, param, **hyper):
-        return rules.adagrad_update(grad, state, param, **hyper)
-
-    def kernel(self, grads, state, params, **hyper):
-        return kernels.adagrad_update_(grads, state, params, **hyper)
+def _stored(rule_state: NamedTuple, rename: dict[str, str] | None = None) -> dict[str, Any]:
+    """A rule's (initial) state in torch.optim's layout: the step a tensor, absent buffers left
+    out, ``rename`` mapping a field to torch's key where they differ (Adagrad's ``sum``)."""
+    rename = rename or {}
+    stored = {}
+    for field, value in rule_state._asdict().items():
+        if value is not None:
+            stored[rename.get(field, field)] = _step_tensor(value) if field == "step" else value
+    return stored
 
 
-class RMSprop(_RuleOptimizer):
-    """RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``'s interface."""
-
-    state_keys = {
-        "square_avg": "square_avg",
-        "grad_avg": "grad_avg",
-        "momentum_buffer": "momentum_buffer",
-        "step": "step",
-    }
-    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
-    state_type = rules.RMSpropState
-
-    def __init__(
-        self,
-        params: Params,
-        lr: float | torch.Tensor = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum: float = 0,
-        centered: bool = False,
-        capturable: bool = False,
-        foreach: bool | None = None,
-        maximize: bool = False,
-        differentiable: bool = False,
-    ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("eps", eps)
-        check_non_negative("momentum", momentum)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("alpha", alpha)
-        check_default_only("capturable", capturable, False)
-        check_default_only("differentiable", differentiable, False)
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-            capturable=capturable,
-            foreach=foreach,
-            maximize=maximize,
-            differentiable=differentiable,
-        )
-        super().__init__(params, defaults)
-
-    def init_state(self, param, group):
-        return rules.rmsprop_init(param, momentum=group["momentum"], centered=group["centered"])
-
-    def rule(self, grad, state, param, **hyper):
-        return rules.rmsprop_update(grad, state, param, **hyper)
+def _rule_state(state_type: type, stored: dict, rename: dict[str, str] | None = None):
+    """The inverse of :func:`_stored`: the rule's NamedTuple, the step count an int."""
+    rename = rename or {}
+    fields = {field: stored.get(rename.get(field, field)) for field in state_type._fields}
+    if "step" in fields:
+        fields["step"] = int(fields["step"])
+    return state_type(**fields)
 
 
-class Adam(_RuleOptimizer):
-    """Adam (Kingma & Ba, 2015) with AMSGrad and decoupled decay: ``torch.optim.Adam``'s API."""
-
-    state_keys = {
-        "exp_avg": "exp_avg",
-        "exp_avg_sq": "exp_avg_sq",
-        "max_exp_avg_sq": "max_exp_avg_sq",
-        "step": "step",
-    }
-    hyperparameters = (
-        "lr",
-        "betas",
-        "eps",
-        "weight_decay",
-        "amsgrad",
-        "maximize",
-        "decoupled_weight_decay",
+def _rule_states(state_type: type, states: list[dict], rename: dict[str, str] | None = None):
+    """The rule's NamedTuple for a list of tensors, as :mod:`optlib.kernels` takes it: each field
+    a list with one entry per tensor (the stored tensors themselves, and the step counts)."""
+    per_tensor = [_rule_state(state_type, stored, rename) for stored in states]
+    return state_type(
+        *(None if values[0] is None else list(values) for values in zip(*per_tensor, strict=True))
     )
-    state_type = rules.AdamState
+
+
+def _write_back(stored: dict, new_state: NamedTuple, rename: dict[str, str] | None = None) -> None:
+    """Store a rule's new state in torch.optim's layout, in place: the state tensors keep their
+    identity (what torch.optim does, and what :meth:`Adagrad.share_memory` relies on)."""
+    rename = rename or {}
+    for field, value in new_state._asdict().items():
+        key = rename.get(field, field)
+        if value is None or stored.get(key) is value:
+            continue
+        if field == "step":
+            stored[key].fill_(value)
+        elif key in stored:
+            stored[key].copy_(value)
+        else:  # SGD's momentum buffer appears at the first step
+            stored[key] = value
+
+
+def _evaluate(closure: Callable[[], Any] | None) -> Any:
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
+class _StepAsTensor(Optimizer):
+    """Converts step counts stored as numbers (state dicts of optlib before 2.0, or hand-made)
+    into tensors on ``load_state_dict``, as ``torch.optim.Adam.__setstate__`` does."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for param_state in self.state.values():
+            if "step" in param_state and not torch.is_tensor(param_state["step"]):
+                param_state["step"] = _step_tensor(param_state["step"])
+
+
+# --------------------------------------------------------------------------------------------
+# Adam, AMSGrad and AdamW
+# --------------------------------------------------------------------------------------------
+ADAM_HYPERPARAMETERS = (
+    "lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "decoupled_weight_decay"
+)  # fmt: skip
+
+
+def adam(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    states: list[dict[str, Any]],
+    *,
+    foreach: bool | None = None,
+    **hyper: Any,
+) -> None:
+    r"""Adam on a list of parameters, in place: the loop :meth:`Adam.step` hands its tensors to.
+
+    ``states`` are the parameters' ``torch.optim`` state dicts; ``hyper`` are the keywords of
+    :func:`optlib.rules.adam_update` (:data:`ADAM_HYPERPARAMETERS`). With ``foreach=False``,
+    that pure rule runs once per tensor: eqs. (adam-m) to (adam-update) as chapter 3 writes
+    them. Otherwise :func:`optlib.kernels.adam_update_` runs the same equations once for all the
+    tensors, in place: what makes ``step()`` as fast as ``torch.optim.Adam`` (the pure rule
+    writes 13 fresh tensors per parameter per step).
+    """
+    if foreach is False:
+        for param, grad, stored in zip(params, grads, states, strict=True):
+            state = _rule_state(rules.AdamState, stored)
+            delta, new_state = rules.adam_update(grad, state, param, **hyper)
+            param.add_(delta)
+            _write_back(stored, new_state)
+    elif params:
+        kernels.adam_update_(grads, _rule_states(rules.AdamState, states), params, **hyper)
+        for stored in states:
+            stored["step"] += 1
+
+
+class Adam(_StepAsTensor):
+    """Adam (Kingma & Ba, 2015) with AMSGrad and decoupled decay: ``torch.optim.Adam``'s API."""
 
     def __init__(
         self,
@@ -443,35 +271,41 @@ class Adam(_RuleOptimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_non_negative("lr", lr)
-        check_non_negative("eps", eps)
         check_betas(betas)
+        check_non_negative("eps", eps)
         check_non_negative("weight_decay", weight_decay)
+        check_flag("amsgrad", amsgrad)
+        check_flag("maximize", maximize)
+        check_flag("decoupled_weight_decay", decoupled_weight_decay)
+        check_flag("foreach", foreach, none_allowed=True)
         check_default_only("capturable", capturable, False)
         check_default_only("differentiable", differentiable, False)
         check_default_only("fused", fused, None)
         defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+            foreach=foreach, maximize=maximize, capturable=capturable,
+            differentiable=differentiable, fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
-        )
+        )  # fmt: skip
         super().__init__(params, defaults)
 
-    def init_state(self, param, group):
-        return rules.adam_init(param, amsgrad=group["amsgrad"])
-
-    def rule(self, grad, state, param, **hyper):
-        return rules.adam_update(grad, state, param, **hyper)
-
-    def kernel(self, grads, state, params, **hyper):
-        return kernels.adam_update_(grads, state, params, **hyper)
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
+        loss = _evaluate(closure)
+        for group in self.param_groups:
+            params = _params_with_grad("Adam", group)
+            for param in params:
+                if not self.state[param]:  # created at the parameter's first step
+                    self.state[param] = _stored(rules.adam_init(param, group["amsgrad"]))
+            adam(
+                params,
+                [param.grad for param in params],
+                [self.state[param] for param in params],
+                foreach=group["foreach"],
+                **_hyperparameters(group, params, ADAM_HYPERPARAMETERS),
+            )
+        return loss
 
 
 class AdamW(Adam):
@@ -493,19 +327,265 @@ class AdamW(Adam):
         fused: bool | None = None,
     ) -> None:
         super().__init__(
-            params,
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            foreach=foreach,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            fused=fused,
+            params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+            capturable=capturable, differentiable=differentiable, fused=fused,
             decoupled_weight_decay=True,
-        )
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Adagrad
+# --------------------------------------------------------------------------------------------
+ADAGRAD_KEYS = {"sum_sq": "sum"}  # AdagradState field -> torch.optim.Adagrad's state key
+
+
+ADAGRAD_HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+
+
+def adagrad(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    states: list[dict[str, Any]],
+    *,
+    foreach: bool | None = None,
+    **hyper: Any,
+) -> None:
+    r"""Adagrad on a list of parameters, in place: the loop :meth:`Adagrad.step` hands them to.
+
+    ``hyper`` are the keywords of :func:`optlib.rules.adagrad_update`. With ``foreach=False``,
+    that pure rule runs once per tensor, eqs. (adagrad-accumulate) to (adagrad-update).
+    Otherwise :func:`optlib.kernels.adagrad_update_` runs the same equations once for all the
+    tensors, in place. A sparse gradient (``nn.Embedding(sparse=True)``) goes to
+    :func:`optlib.kernels.adagrad_sparse_update_`, which updates only the rows it touches; as in
+    ``torch.optim.Adagrad``, a list holding one then runs tensor by tensor.
+    """
+    if foreach is False or any(grad.is_sparse for grad in grads):
+        for param, grad, stored in zip(params, grads, states, strict=True):
+            state = _rule_state(rules.AdagradState, stored, ADAGRAD_KEYS)
+            if grad.is_sparse:
+                new_state = kernels.adagrad_sparse_update_(grad, state, param, **hyper)
+            else:
+                delta, new_state = rules.adagrad_update(grad, state, param, **hyper)
+                param.add_(delta)
+            _write_back(stored, new_state, ADAGRAD_KEYS)
+    elif params:
+        state = _rule_states(rules.AdagradState, states, ADAGRAD_KEYS)
+        kernels.adagrad_update_(grads, state, params, **hyper)
+        for stored in states:
+            stored["step"] += 1
+
+
+class Adagrad(_StepAsTensor):
+    """Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``'s interface, sparse
+    gradients included. Like torch's, it creates every parameter's state in the constructor."""
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("lr_decay", lr_decay)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("initial_accumulator_value", initial_accumulator_value)
+        check_non_negative("eps", eps)
+        check_flag("foreach", foreach, none_allowed=True)
+        check_flag("maximize", maximize)
+        check_default_only("differentiable", differentiable, False)
+        check_default_only("fused", fused, None)
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+            maximize=maximize, differentiable=differentiable, fused=fused,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for param in group["params"]:
+                self._init_state(param, group)
+
+    def _init_state(self, param: torch.Tensor, group: dict[str, Any]) -> None:
+        if not self.state[param]:
+            initial = rules.adagrad_init(param, group["initial_accumulator_value"])
+            self.state[param] = _stored(initial, ADAGRAD_KEYS)
+
+    def share_memory(self) -> None:
+        """Move the accumulators :math:`G` into shared memory (``Tensor.share_memory_``), as
+        ``torch.optim.Adagrad.share_memory`` does: processes sharing the model (Hogwild
+        training with ``torch.multiprocessing``) then share the accumulators too."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                self.state[param]["sum"].share_memory_()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
+        loss = _evaluate(closure)
+        for group in self.param_groups:
+            params = _params_with_grad("Adagrad", group, sparse=True)
+            if group["weight_decay"] != 0 and any(param.grad.is_sparse for param in params):
+                raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+            for param in params:  # parameters added by add_param_group()
+                self._init_state(param, group)
+            adagrad(
+                params,
+                [param.grad for param in params],
+                [self.state[param] for param in params],
+                foreach=group["foreach"],
+                **_hyperparameters(group, params, ADAGRAD_HYPERPARAMETERS),
+            )
+        return loss
+
+
+# --------------------------------------------------------------------------------------------
+# SGD and RMSprop: the pure rule, tensor by tensor
+# --------------------------------------------------------------------------------------------
+SGD_HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+
+
+def sgd(params, grads, states, **hyper: Any) -> None:
+    """SGD on a list of parameters, in place: :func:`optlib.rules.sgd_update` per tensor."""
+    for param, grad, stored in zip(params, grads, states, strict=True):
+        state = rules.SGDState(stored.get("momentum_buffer"))
+        delta, new_state = rules.sgd_update(grad, state, param, **hyper)
+        param.add_(delta)
+        _write_back(stored, new_state)
+
+
+class SGD(_StepAsTensor):
+    """Stochastic gradient descent with optional momentum: ``torch.optim.SGD``'s interface.
+
+    ``foreach`` is accepted for compatibility; the step always runs the rule tensor by tensor.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("momentum", momentum)
+        check_non_negative("dampening", dampening)
+        check_non_negative("weight_decay", weight_decay)
+        check_flag("nesterov", nesterov)
+        check_flag("maximize", maximize)
+        check_flag("foreach", foreach, none_allowed=True)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"Invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
+                "Nesterov momentum requires a momentum > 0 and zero dampening"
+            )
+        check_default_only("differentiable", differentiable, False)
+        check_default_only("fused", fused, None)
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+            fused=fused,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
+        loss = _evaluate(closure)
+        for group in self.param_groups:
+            params = _params_with_grad("SGD", group)
+            sgd(
+                params,
+                [param.grad for param in params],
+                [self.state[param] for param in params],
+                **_hyperparameters(group, params, SGD_HYPERPARAMETERS),
+            )
+        return loss
+
+
+RMSPROP_HYPERPARAMETERS = (
+    "lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"
+)  # fmt: skip
+
+
+def rmsprop(params, grads, states, **hyper: Any) -> None:
+    """RMSprop on a list of parameters, in place: :func:`optlib.rules.rmsprop_update` per tensor."""
+    for param, grad, stored in zip(params, grads, states, strict=True):
+        state = _rule_state(rules.RMSpropState, stored)
+        delta, new_state = rules.rmsprop_update(grad, state, param, **hyper)
+        param.add_(delta)
+        _write_back(stored, new_state)
+
+
+class RMSprop(_StepAsTensor):
+    """RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``'s interface.
+
+    ``foreach`` is accepted for compatibility; the step always runs the rule tensor by tensor.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | torch.Tensor = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        check_non_negative("lr", lr)
+        check_non_negative("alpha", alpha)
+        check_non_negative("eps", eps)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("momentum", momentum)
+        check_flag("centered", centered)
+        check_flag("foreach", foreach, none_allowed=True)
+        check_flag("maximize", maximize)
+        check_default_only("capturable", capturable, False)
+        check_default_only("differentiable", differentiable, False)
+        defaults = dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
+            differentiable=differentiable,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
+        loss = _evaluate(closure)
+        for group in self.param_groups:
+            params = _params_with_grad("RMSprop", group)
+            for param in params:
+                if not self.state[param]:  # created at the parameter's first step
+                    initial = rules.rmsprop_init(
+                        param, momentum=group["momentum"], centered=group["centered"]
+                    )
+                    self.state[param] = _stored(initial)
+            rmsprop(
+                params,
+                [param.grad for param in params],
+                [self.state[param] for param in params],
+                **_hyperparameters(group, params, RMSPROP_HYPERPARAMETERS),
+            )
+        return loss
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

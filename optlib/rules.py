@@ -1,11 +1,10 @@
 r"""Update rules as small pure functions: one function per equation of chapter 3.
 
 Every function here is written with arithmetic operators only (``+ - * / **``), so the same rule
-runs on a Python ``float``, a NumPy array, a ``torch.Tensor`` and an
-:class:`~optlib.tensorlist.TensorList` (all of a group's tensors at once). Chapter 3 traces a 1-D
-example by hand with floats and plots a 2-D one with NumPy; :mod:`optlib.optim` runs them on
-TensorLists. The exceptions, :func:`zeros_like`, :func:`full_like` and :func:`elementwise_max`,
-dispatch on the type explicitly.
+runs on a Python ``float``, a NumPy array and a ``torch.Tensor``. Chapter 3 traces a 1-D example
+by hand with floats and plots a 2-D one with NumPy; :mod:`optlib.optim` runs them on tensors. The
+exceptions, :func:`zeros_like`, :func:`full_like` and :func:`elementwise_max`, dispatch on the
+type explicitly.
 
 Conventions follow PyTorch (``torch.optim``), so that :mod:`optlib.optim` can be tested against it
 step by step:
@@ -31,8 +30,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from optlib.tensorlist import TensorList
-
 Array = Any  # a Python float, a NumPy array or a torch.Tensor
 
 
@@ -40,9 +37,7 @@ Array = Any  # a Python float, a NumPy array or a torch.Tensor
 # Helpers that cannot be written with operators alone
 # --------------------------------------------------------------------------------------------
 def zeros_like(x: Array) -> Array:
-    """Zeros of the same type, shape and dtype as ``x`` (float, NumPy array, tensor, TensorList)."""
-    if isinstance(x, TensorList):
-        return TensorList(zeros_like(t) for t in x)
+    """Zeros of the same type, shape and dtype as ``x`` (float, NumPy array, tensor)."""
     if isinstance(x, torch.Tensor):
         return torch.zeros_like(x, memory_format=torch.preserve_format)
     if isinstance(x, np.ndarray):
@@ -52,8 +47,6 @@ def zeros_like(x: Array) -> Array:
 
 def full_like(x: Array, value: float) -> Array:
     """``value`` everywhere, with the type, shape and dtype of ``x``."""
-    if isinstance(x, TensorList):
-        return TensorList(full_like(t, value) for t in x)
     if isinstance(x, torch.Tensor):
         return torch.full_like(x, value, memory_format=torch.preserve_format)
     if isinstance(x, np.ndarray):
@@ -63,8 +56,6 @@ def full_like(x: Array, value: float) -> Array:
 
 def elementwise_max(a: Array, b: Array) -> Array:
     """The elementwise maximum of ``a`` and ``b`` (exact, unlike ``(a + b + |a - b|) / 2``)."""
-    if isinstance(a, TensorList):
-        return a.maximum(b)
     if isinstance(a, torch.Tensor):
         return torch.maximum(a, b)
     return np.maximum(a, b) if isinstance(a, np.ndarray) else max(a, b)

@@ -25,6 +25,8 @@ TORCH_CLASSES = {
     "rmsprop": torch.optim.RMSprop,
 }
 
+IN_PLACE = {"adam", "adamw", "adagrad"}  # by default these run optlib.kernels, else the pure rule
+
 # Shapes: a 0-d scalar, a vector, a matrix, and a non-contiguous (transposed) matrix.
 SHAPES = ("scalar", "vector", "matrix", "transposed")
 
@@ -81,14 +83,16 @@ def run_both(name: str, hyper: dict, *, dtype=torch.float64, steps=100, seed=0, 
 
 
 def state_difference(ours: dict, theirs: dict) -> float:
-    """Largest relative difference between the tensors both states hold under the same key."""
+    """Largest relative difference between the tensors both states hold; the states must hold
+    the same keys, and the same step tensor (dtype, device, value)."""
     worst = 0.0
-    if not ours:  # optlib creates state lazily; torch's Adagrad creates it eagerly
-        return 0.0
+    assert ours.keys() == theirs.keys()
     for key, value in ours.items():
         other = theirs[key]
         if key == "step":
-            assert int(value) == int(other), f"step count differs: {value} vs {other}"
+            assert torch.is_tensor(value) and value.shape == other.shape == ()
+            assert (value.dtype, value.device) == (other.dtype, other.device)
+            assert value.item() == other.item(), f"step count differs: {value} vs {other}"
             continue
         scale = max(1.0, other.abs().max().item())
         worst = max(worst, (value - other).abs().max().item() / scale)
@@ -153,7 +157,7 @@ def grid_cases():
                 continue  # invalid combination: rejected, tested separately
             case_id = f"{name}-" + "-".join(map(str, values))
             yield pytest.param(name, hyper, id=case_id)
-            if optim.OPTIMIZERS[name].kernel is not None:  # also the pure rule, tensor by tensor
+            if name in IN_PLACE:  # also the pure rule, tensor by tensor
                 yield pytest.param(name, {**hyper, "foreach": False}, id=f"{case_id}-rule")
 
 
@@ -338,24 +342,6 @@ def test_state_dict_round_trip_is_bitwise(name):
         fresh.step()
     for ours, theirs in zip(resumed, reference, strict=True):
         assert torch.equal(ours, theirs)
-
-
-@pytest.mark.parametrize("name", ["adam", "adagrad"])
-def test_state_dicts_load_across_libraries(name):
-    """A torch.optim checkpoint resumes in optlib (and back): same state keys and layout."""
-    params = make_params(torch.float64, 5)
-    torch_opt = TORCH_CLASSES[name](params, lr=0.05)
-    train_steps(params, torch_opt, 5, seed=1)
-    ours_params = [torch.nn.Parameter(p.detach().clone()) for p in params]
-    ours = optim.OPTIMIZERS[name](ours_params, lr=0.05)
-    ours.load_state_dict(copy.deepcopy(torch_opt.state_dict()))  # state_dict() holds references
-    train_steps(params, torch_opt, 5, seed=2)
-    train_steps(ours_params, ours, 5, seed=2)
-    for a, b in zip(ours_params, params, strict=True):
-        assert (a - b).abs().max().item() <= 1e-12
-    back = TORCH_CLASSES[name](params, lr=0.05)
-    back.load_state_dict(ours.state_dict())
-    assert int(back.state[params[0]]["step"]) == 10
 
 
 def test_param_groups_use_their_own_hyperparameters():
