@@ -83,8 +83,10 @@ def l2_gradient(grad: Array, param: Array, weight_decay: float) -> Array:
 def decoupled_decay(param: Array, lr: float, weight_decay: float) -> Array:
     r"""AdamW's decoupled weight decay, eq. :eq:`eq-decoupled-decay` (returned as a change).
 
-    .. math:: \theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}
-              \quad\Longleftrightarrow\quad \Delta\theta = -\eta\lambda\,\theta_{t-1}
+    .. math:: \theta_{t-1} \leftarrow (1 - \alpha\lambda)\,\theta_{t-1}
+
+    returned as the change :math:`\Delta\theta = -\alpha\lambda\,\theta_{t-1}` (``lr`` is Adam's
+    step size :math:`\alpha`).
 
     The decay never passes through the adaptive denominator, unlike :func:`l2_gradient` in Adam.
     """
@@ -247,8 +249,8 @@ def rmsprop_init(param: Array, *, momentum: float = 0.0, centered: bool = False)
 def rmsprop_denominator(square_avg: Array, grad_avg: Array | None, eps: float) -> Array:
     r"""RMSprop's denominator, eq. :eq:`eq-rmsprop-denominator`; centered if ``grad_avg`` is given.
 
-    .. math:: d_t = \sqrt{v_t} + \epsilon \qquad\text{or}\qquad
-              d_t = \sqrt{v_t - \bar g_t^{\,2}} + \epsilon \ \text{(centered)}
+    .. math:: \sqrt{v_t} + \epsilon \;\longrightarrow\; \sqrt{v_t - \bar g_t^{\,2}} + \epsilon
+              \ \ \text{(centered)}
     """
     variance = square_avg if grad_avg is None else square_avg - grad_avg * grad_avg
     return variance**0.5 + eps
@@ -269,10 +271,11 @@ def rmsprop_update(
 ) -> tuple[Array, RMSpropState]:
     r"""One RMSprop step, eqs. :eq:`eq-rmsprop` and :eq:`eq-rmsprop-denominator`.
 
-    .. math:: v_t = \alpha\,v_{t-1} + (1-\alpha)\,g_t^2, \qquad
-              \Delta\theta_t = -\eta\,\frac{g_t}{d_t}
+    .. math:: v_t = \rho\,v_{t-1} + (1-\rho)\,g_t^2, \qquad
+              \Delta\theta_t = -\eta\,\frac{g_t}{\sqrt{v_t} + \epsilon}
 
-    With ``momentum`` :math:`\mu > 0`: :math:`b_t = \mu b_{t-1} + g_t / d_t` and
+    The decay :math:`\rho` is torch's ``alpha``. With ``momentum`` :math:`\mu > 0`:
+    :math:`b_t = \mu b_{t-1} + g_t / (\sqrt{v_t} + \epsilon)` and
     :math:`\Delta\theta_t = -\eta\, b_t`.
     """
     grad = l2_gradient(ascent_gradient(grad, maximize), param, weight_decay)
@@ -406,7 +409,7 @@ def adamw_update(
 ) -> tuple[Array, AdamState]:
     r"""One AdamW step: Adam plus decoupled weight decay, eq. :eq:`eq-decoupled-decay`.
 
-    .. math:: \Delta\theta_t = -\eta\lambda\,\theta_{t-1}
+    .. math:: \Delta\theta_t = -\alpha\lambda\,\theta_{t-1}
               - \alpha\,\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}
     """
     return adam_update(
@@ -450,6 +453,42 @@ def adam_update_without_bias_correction(
     exp_avg_sq = adam_second_moment(state.exp_avg_sq, grad, beta2)
     delta = -lr * exp_avg / (exp_avg_sq**0.5 + eps)
     return delta, AdamState(exp_avg, exp_avg_sq, None, state.step + 1)
+
+
+def amsgrad_reddi_update(
+    grad: Array,
+    state: AdamState,
+    param: Array,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> tuple[Array, AdamState]:
+    r"""AMSGrad as in Algorithm 2 of Reddi, Kale & Kumar (2018): no bias correction (chapter 3).
+
+    .. math:: v^{\max}_t = \max\left(v^{\max}_{t-1},\, v_t\right), \qquad
+              \Delta\theta_t = -\alpha\,\frac{m_t}{\sqrt{v^{\max}_t} + \epsilon}
+
+    with the moments :math:`m_t, v_t` of ``adam_update``, a constant :math:`\beta_1` and a
+    constant :math:`\alpha` (their analysis takes :math:`\alpha_t = \alpha/\sqrt t`; pass
+    ``lr`` per step for that). The denominator :math:`\sqrt{v^{\max}_t}` never shrinks, so the
+    effective learning rate :math:`\alpha/(\sqrt{v^{\max}_t}+\epsilon)` never rises. The
+    :math:`\epsilon` (added outside the root, as in PyTorch) only keeps the first step finite
+    for a zero gradient.
+
+    >>> state = adam_init(0.0, amsgrad=True)
+    >>> delta, state = amsgrad_reddi_update(2.0, state, 0.0, lr=0.1, eps=0.0)
+    >>> round(delta, 4)  # (1 - beta1) g / (sqrt(1 - beta2) |g|) times alpha
+    -0.3162
+    """
+    if state.max_exp_avg_sq is None:
+        raise ValueError("Invalid state: AMSGrad needs max_exp_avg_sq (adam_init(amsgrad=True))")
+    beta1, beta2 = betas
+    exp_avg = adam_first_moment(state.exp_avg, grad, beta1)
+    exp_avg_sq = adam_second_moment(state.exp_avg_sq, grad, beta2)
+    max_exp_avg_sq = amsgrad_max(state.max_exp_avg_sq, exp_avg_sq)
+    delta = -lr * exp_avg / (max_exp_avg_sq**0.5 + eps)
+    return delta, AdamState(exp_avg, exp_avg_sq, max_exp_avg_sq, state.step + 1)
 
 
 def adam_update_epsilon_hat(

@@ -31,7 +31,7 @@ def test_reddi_amsgrad_denominator_never_shrinks(grads):
     state = rules.adam_init(np.zeros(grads.shape[1]), amsgrad=True)
     previous = state.max_exp_avg_sq
     for grad in grads:
-        _, state = ch03.amsgrad_reddi_update(grad, state, np.zeros(grads.shape[1]))
+        _, state = rules.amsgrad_reddi_update(grad, state, np.zeros(grads.shape[1]))
         assert np.all(state.max_exp_avg_sq >= previous)
         previous = state.max_exp_avg_sq
     rates = ch03.spike_effective_lrs(grads)["amsgrad_reddi"]
@@ -44,7 +44,7 @@ def test_reddi_amsgrad_is_adam_without_correction_until_v_falls():
     grads = np.full((50, 2), 0.3)
     zeros = np.zeros(2)
     reddi = problems.replay(
-        ch03.amsgrad_reddi_update, rules.adam_init(zeros, amsgrad=True), grads, zeros, lr=0.1
+        rules.amsgrad_reddi_update, rules.adam_init(zeros, amsgrad=True), grads, zeros, lr=0.1
     )
     uncorrected = problems.replay(
         rules.adam_update_without_bias_correction, rules.adam_init(zeros), grads, zeros, lr=0.1
@@ -54,7 +54,7 @@ def test_reddi_amsgrad_is_adam_without_correction_until_v_falls():
 
 def test_reddi_amsgrad_rejects_a_state_without_the_maximum():
     with pytest.raises(ValueError, match="max_exp_avg_sq"):
-        ch03.amsgrad_reddi_update(1.0, rules.adam_init(0.0), 0.0)
+        rules.amsgrad_reddi_update(1.0, rules.adam_init(0.0), 0.0)
 
 
 def test_torch_amsgrad_effective_lr_rises_after_a_spike():

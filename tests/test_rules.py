@@ -33,6 +33,11 @@ UPDATES = {
         rules.adam_update_without_bias_correction,
         dict(lr=0.1),
     ),
+    "amsgrad-reddi": (
+        lambda p: rules.adam_init(p, amsgrad=True),
+        rules.amsgrad_reddi_update,
+        dict(lr=0.1),
+    ),
     "adam-epsilon-hat": (rules.adam_init, rules.adam_update_epsilon_hat, dict(lr=0.1, eps=1e-3)),
     "adagrad-eps-inside-root": (
         lambda p: rules.adagrad_init(p, 0.1),
