@@ -34,16 +34,17 @@ PAGES = sorted(
 )
 
 NOT_PROSE = [
-    re.compile(r"```.*?```|~~~.*?~~~", re.S),  # code blocks and directive bodies' fences
     re.compile(r"\$\$.*?\$\$", re.S),  # display math
     re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S),  # amsmath environments
-    re.compile(r"(?<!\\)\$[^$\n]+\$"),  # inline math
+    re.compile(r"(?<!\\)\$[^$]+\$"),  # inline math (a paragraph has no blank line)
     re.compile(r"\{[\w:.-]+\}`[^`]*`"),  # MyST roles: {glue:text}`k:.2f`, {cite:p}`x`, {ref}`y`
     re.compile(r"`[^`\n]*`"),  # code spans
     re.compile(r"(?m)^\s*:[\w-]+:.*$"),  # directive options
     re.compile(r"(?m)^\s*\([\w:.-]+\)=\s*$"),  # labels
     re.compile(r"https?://\S+"),  # URLs
 ]
+FENCE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})\s*(.*)$")
+CODE_DIRECTIVES = ("{code-block}", "{code-cell}", "{code}", "{math}", "{literalinclude}")
 MEASURED_LOOKING = re.compile(r"(?<![\w.§])(\d+(?:\.\d+)?\s?%|\d+\.\d+)")
 SECTION_NUMBER = re.compile(r"(§|[Ss]ections?\s+|[Ss]ecs?\.\s*)$")
 CITATION = re.compile(r"\{cite(:[a-z]+)?\}`")
@@ -56,6 +57,30 @@ def markdown_of(page: Path) -> str:
     return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
 
 
+def without_code_blocks(markdown: str) -> str:
+    """``markdown`` without code and math blocks; directives (admonitions, exercises, solutions,
+    figures) keep their body, which is prose, and lose only their fence lines."""
+    kept, open_directives, code_fence = [], [], None
+    for line in markdown.splitlines():
+        fence = FENCE.match(line)
+        if code_fence is not None:  # inside a code block: skip to its closing fence
+            if fence and fence.group(1)[0] == code_fence[0] and not fence.group(2).strip():
+                if len(fence.group(1)) >= len(code_fence):
+                    code_fence = None
+            continue
+        if not fence:
+            kept.append(line)
+            continue
+        marker, info = fence.group(1), fence.group(2).strip()
+        if not info and open_directives and marker == open_directives[-1]:
+            open_directives.pop()  # a directive closes
+        elif not info.startswith("{") or info.startswith(CODE_DIRECTIVES):  # ```python, ~~~
+            code_fence = marker
+        else:
+            open_directives.append(marker)  # a directive opens: keep its body
+    return "\n".join(kept)
+
+
 def strip_non_prose(text: str) -> str:
     for pattern in NOT_PROSE:
         text = pattern.sub(" ", text)
@@ -65,7 +90,7 @@ def strip_non_prose(text: str) -> str:
 def typed_numbers(markdown: str) -> list[str]:
     """Measured-looking numbers in the prose of ``markdown``, with their context."""
     found = []
-    for paragraph in re.split(r"\n\s*\n", markdown):
+    for paragraph in re.split(r"\n\s*\n", without_code_blocks(markdown)):
         if CITATION.search(paragraph):
             continue
         prose = strip_non_prose(paragraph)
@@ -91,6 +116,12 @@ def test_the_rule_catches_typed_numbers_and_spares_the_rest() -> None:
         "$$\n\\alpha = 0.001\n$$\n\n```python\nx = 0.5\n```\n\n(sec-2.1)=\n"
     )
     assert typed_numbers(spared) == []
+    in_directives = (
+        "```{admonition} Key takeaways\nAdam ends 2.5 points ahead.\n```\n\n"
+        "```{solution} ex-1\n:class: dropdown\n\n~~~python\nstats.t.ppf(0.975, 4)\n~~~\n\n"
+        "The answer is {glue:text}`n`.\n```\n"
+    )
+    assert typed_numbers(in_directives) == ["'2.5' in '...Adam ends 2.5 points ahead....'"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)

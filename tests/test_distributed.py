@@ -89,7 +89,10 @@ def test_optimizer_state_bytes_counts_adam_moments() -> None:
     assert costs.state_size(optimizer).state_bytes == 0
     layer(torch.ones(2, 10)).sum().backward()
     optimizer.step()
-    assert costs.state_size(optimizer).state_bytes == 2 * 4 * (10 * 5 + 5)
+    size = costs.state_size(optimizer)
+    assert size.per_coordinate_bytes == 2 * 4 * (10 * 5 + 5)  # m and v of weight and bias
+    assert size.other_bytes == 2 * 4  # each tensor's step count, a float32 scalar as in torch
+    assert size.state_bytes == size.per_coordinate_bytes + size.other_bytes
 
 
 @pytest.mark.slow

@@ -41,9 +41,10 @@ class StateSize(NamedTuple):
 def state_size(optimizer: Optimizer) -> StateSize:
     """Measure the tensors in ``optimizer.state`` against the parameters it optimizes.
 
-    Call it after at least one ``step()`` (most optimizers create their state lazily). Plain
-    Python numbers in the state (``optlib.optim`` keeps the step count as an ``int``) are not
-    tensors and count as zero bytes; an optimizer without state (plain SGD) has ratio 0.
+    Call it after at least one ``step()`` (most optimizers create their state lazily). Tensors
+    shaped like their parameter count as per-coordinate state; the rest (each tensor's step
+    count, a float32 scalar in ``torch.optim`` and ``optlib.optim``) as other state. Plain Python
+    numbers count as zero bytes; an optimizer without state (plain SGD) has ratio 0.
     """
     params = [param for group in optimizer.param_groups for param in group["params"]]
     param_bytes = sum(param.numel() * param.element_size() for param in params)
