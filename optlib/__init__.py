@@ -5,7 +5,8 @@ Layers, from the equations outwards (each imports only the ones above it)::
     optlib.rules       every update rule of the book as a small pure function (variants too)
     optlib.kernels     Adam's and Adagrad's rules computed in place, for speed
     optlib.optim       drop-in torch.optim optimizers built on those rules
-    optlib.claims      claim(): checks an outcome of an experiment, with a stated margin
+    optlib.claims      claim(): checks an outcome of an experiment, with a stated margin;
+                       glue(): hands a measured number to the prose (myst-nb)
     optlib.training    data, models, fit / compare / tune_lr, run records
     optlib.problems    toy problems and landscapes; one driver for the pure rules on NumPy
     optlib.figures     palette (colour + marker + dash per optimizer), plots, one table helper
@@ -20,7 +21,7 @@ Layers, from the equations outwards (each imports only the ones above it)::
 import importlib
 from typing import Any
 
-from optlib.claims import ClaimError, claim
+from optlib.claims import ClaimError, claim, glue
 
 __all__ = [
     "ClaimError",
@@ -28,6 +29,7 @@ __all__ = [
     "claim",
     "color",
     "figures",
+    "glue",
     "label",
     "optim",
     "problems",

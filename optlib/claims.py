@@ -89,3 +89,17 @@ def claim(condition: Any, statement: str, **values: Any) -> None:
         details = f" ({check.details()})" if values else ""
         raise ClaimError(f"Claim failed: {statement}{details}")
     _show(check)
+
+
+def glue(name: str, value: Any, *, display: bool = False) -> None:
+    """Hand a measured number to the prose: myst-nb's ``glue``, with NumPy and torch scalars
+    turned into Python numbers first.
+
+    The prose then writes ``{glue:text}`name:.2f```. The conversion matters: NumPy 2 prints a
+    scalar as ``np.float64(0.5)``, which myst-nb cannot format as a number.
+    """
+    from myst_nb import glue as myst_nb_glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # 0-d tensors and NumPy scalars
+    myst_nb_glue(name, value, display=display)

@@ -56,3 +56,23 @@ def test_format_value():
     assert claims.format_value(123456.0) == "1.235e+05"
     assert claims.format_value(True) == "True"
     assert claims.format_value("adam") == "'adam'"
+
+
+def test_glue_hands_myst_nb_python_numbers(monkeypatch) -> None:
+    """NumPy 2 prints np.float64(0.5), which {glue:text}`k:.2f` cannot format: glue converts."""
+    import myst_nb
+    import numpy as np
+    import torch
+
+    import optlib
+
+    glued = {}
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=True: glued.update({name: (value, display)})
+    )
+    optlib.glue("a", np.float64(0.5))
+    optlib.glue("b", torch.tensor(3))
+    optlib.glue("c", "text", display=True)
+    assert glued == {"a": (0.5, False), "b": (3, False), "c": ("text", True)}
+    assert type(glued["a"][0]) is float and type(glued["b"][0]) is int
+    assert repr(glued["a"][0]) == "0.5"
