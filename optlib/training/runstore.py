@@ -175,16 +175,10 @@ class RunStore:
         ``config``; its runs are kept) or ``force`` (it and its checkpoints are replaced).
         """
         path = Path(path)
-        if resume and force:
-            raise ValueError("--resume and --force exclude each other")
+        cls.check(path, resume=resume, force=force)
         config = json.loads(json.dumps(json_safe(config)))
         if resume:
             return cls._resume(path, config, command)
-        if path.exists() and not force:
-            raise ValueError(
-                f"{path} already exists{cls._describe(path)}. Continue it with --resume, replace "
-                "it with --force, or choose another --out."
-            )
         checkpoints = cls.checkpoint_folder(path)
         if force and checkpoints.is_dir():
             shutil.rmtree(checkpoints)
@@ -194,9 +188,22 @@ class RunStore:
         return store
 
     @classmethod
-    def _resume(cls, path: Path, config: dict[str, Any], command: Sequence[str] | None) -> RunStore:
-        if not path.exists():
+    def check(cls, path: str | os.PathLike, *, resume: bool = False, force: bool = False) -> None:
+        """Raise ``ValueError`` now if :meth:`open` would refuse ``path`` (it exists and neither
+        ``resume`` nor ``force``; ``resume`` without a file; both flags), writing nothing."""
+        path = Path(path)
+        if resume and force:
+            raise ValueError("--resume and --force exclude each other")
+        if resume and not path.exists():
             raise ValueError(f"--resume: {path} does not exist, so there is nothing to resume")
+        if path.exists() and not (resume or force):
+            raise ValueError(
+                f"{path} already exists{cls._describe(path)}. Continue it with --resume, replace "
+                "it with --force, or choose another --out."
+            )
+
+    @classmethod
+    def _resume(cls, path: Path, config: dict[str, Any], command: Sequence[str] | None) -> RunStore:
         document = read_json(path)
         meta = document.get("meta") if isinstance(document, dict) else None
         if not isinstance(meta, dict) or "config" not in meta or "runs" not in document:
@@ -218,7 +225,11 @@ class RunStore:
                     file=sys.stderr,
                 )
         meta.setdefault("resumed", []).append(session)
-        return cls(path, document)
+        store = cls(path, document)
+        for run_id in store._runs:  # killed between storing a run and deleting its checkpoint
+            store.checkpoint_path(run_id).unlink(missing_ok=True)
+        store._write()  # records this session at once
+        return store
 
     @staticmethod
     def _describe(path: Path) -> str:
@@ -292,6 +303,7 @@ class RunStore:
     # ------------------------------------------------------------------ writing
     def _write(self) -> None:
         self.meta["wall_seconds"] = self._wall_before + time.perf_counter() - self._started
-        meta = json.dumps(self.meta, indent=1, allow_nan=False)
+        items = (f"{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in self.meta.items())
+        meta = "{\n " + ",\n ".join(items) + "\n}"  # one entry per line
         runs = ",\n".join(self._lines.values())
         write_atomically(self.path, f'{{"meta": {meta},\n"runs": [\n{runs}\n]}}\n')
