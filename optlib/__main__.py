@@ -232,14 +232,18 @@ def signals_interrupt() -> Iterator[None]:
 
 
 def check_learning_rates(task: train.Task, lrs: dict[str, list[float]]) -> None:
-    """Build every optimizer with every learning rate it may use on the task's model, so that a
-    value it refuses (e.g. an lr the parameters' dtype cannot hold) stops the command before any
-    training rather than when that optimizer's turn comes."""
-    params = list(task.make_model(0).parameters())
+    """One step of every optimizer with every learning rate it may use, on a copy of the task's
+    model with zero gradients, so that a value it refuses (e.g. an lr the parameters' dtype
+    cannot hold, which torch.optim-style optimizers check when they step) stops the command
+    before any training rather than when that optimizer's turn comes."""
+    model = task.make_model(0)
     for name, values in lrs.items():
         for lr in values:
+            params = [param.detach().clone().requires_grad_() for param in model.parameters()]
+            for param in params:
+                param.grad = torch.zeros_like(param)
             try:
-                make_optimizer(name, params, lr=lr)
+                make_optimizer(name, params, lr=lr).step()
             except (ValueError, TypeError) as error:
                 raise ValueError(f"{name} with lr={lr:g}: {error}") from None
 
