@@ -14,7 +14,6 @@ wrong and how to fix it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -23,7 +22,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -33,6 +31,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
+
+from optlib.training.files import write_atomically
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -237,23 +237,6 @@ def _find_in(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            tmp_file.write(payload)
-            tmp_file.flush()
-            os.fsync(tmp_file.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-
-
 def _short_reason(error: BaseException) -> str:
     if isinstance(error, urllib.error.HTTPError):
         return f"HTTP {error.code} {error.reason}"
@@ -285,7 +268,7 @@ def _download(name: str, ndim: int, cache_dir: Path) -> tuple[Path | None, list[
             continue
         target = cache_dir / f"{name}.gz"
         try:
-            _write_atomically(target, payload)
+            write_atomically(target, payload)
         except OSError as error:
             failures.append(f"{url}: downloaded, but could not write {target}: {error}")
             return None, failures
