@@ -126,7 +126,6 @@ _RESUME_KEYS = (
     "n_train",
     "lr",
     "hyperparameters",
-    "init_fingerprint",
 )
 
 
@@ -140,8 +139,9 @@ def _resume(
     """Load a checkpoint into ``model``, ``optimizer`` and ``batch_order``; return its record.
 
     The file is verified (:func:`~optlib.training.files.load_checkpoint`: SHA-256, weights
-    only), and the run it holds must be this run: same optimizer, hyperparameters, seed, task,
-    batch size and initial weights; every difference is named.
+    only), and the run it holds must be this run: same optimizer, hyperparameters, seed, task
+    and batch size; every difference is named. (The model's current weights do not matter: the
+    checkpoint's replace them.)
     """
     checkpoint = load_checkpoint(path, map_location=expected.device)
     try:
