@@ -192,13 +192,19 @@ def new_record(
     )
 
 
+def far_above_start(loss: float, first_loss: float) -> bool:
+    """Whether a training-set ``loss`` is more than :data:`DIVERGENCE_FACTOR` times the run's
+    first minibatch loss: the divergence test of :func:`fit` and of the stacked sweep."""
+    return loss > DIVERGENCE_FACTOR * first_loss
+
+
 def check_training_loss(record: RunRecord, loss: float) -> None:
     """Raise :class:`DivergenceError` if an evaluation's training-set ``loss`` is non-finite or
     above :data:`DIVERGENCE_FACTOR` times the run's first minibatch loss."""
     first = record.train_loss[0] if record.train_loss else math.inf
     if not math.isfinite(loss):
         where = "training-set loss"
-    elif loss > DIVERGENCE_FACTOR * first:
+    elif far_above_start(loss, first):
         where = f"training-set loss, over {DIVERGENCE_FACTOR:g}x the first loss ({first:.3g}),"
     else:
         return
