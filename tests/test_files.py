@@ -52,7 +52,8 @@ def test_a_flipped_byte_in_the_weights_is_detected(checkpoint):
     ("damage", "message"),
     [
         (lambda raw: raw[: len(raw) // 2], "truncated: the header announces"),
-        (lambda raw: raw[:10], "not an optlib checkpoint"),
+        (lambda raw: raw[:40], "truncated: it ends within its header"),
+        (lambda raw: b"PK\x03\x04" + raw[4:], "not an optlib checkpoint"),
         (lambda raw: b"", r"empty file \(0 bytes\)"),
         (lambda raw: os.urandom(300), "not an optlib checkpoint"),
         (lambda raw: raw + b"\0", "too long"),

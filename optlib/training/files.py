@@ -124,6 +124,8 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
     header_bytes, newline, payload = raw[:_MAX_HEADER].partition(b"\n")
     fields = header_bytes.decode("ascii", errors="replace").split()
+    if raw.startswith(_MAGIC.encode()) and not newline:
+        raise CheckpointError(f"{path}: truncated: it ends within its header ({len(raw)} bytes)")
     if not newline or len(fields) != 4 or fields[0] != _MAGIC:
         raise CheckpointError(
             f"{path}: not an optlib checkpoint (it starts with {raw[:24]!r}, expected {_MAGIC!r})"
