@@ -6,6 +6,7 @@ Examples::
         --out results/mnist-mlp.json
     python -m optlib compare --task mnist-mlp --optimizers adam adagrad --lr adam=1e-3 adagrad=0.05
     python -m optlib compare --task mnist-logreg --optimizers adam adagrad --tune --out tuned.json
+    python -m optlib compare ... --out results/mnist-mlp.json --resume   # after Ctrl-C or a kill
     python -m optlib plot results/mnist-mlp.json --out results/mnist-mlp.png
 
 Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise.
@@ -13,25 +14,36 @@ Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` 
 loss over the same seeds (see :func:`optlib.training.tune_lr`; it runs with ``stacked=True``,
 which trains all of an optimizer's (learning rate, seed) pairs at once); the test split is only
 used by the final runs.
+
+Nothing is lost: everything that can be checked is checked before training (the output path,
+every learning rate against the parameters' dtype, the data); each finished run is written to
+``--out`` at once (a :class:`~optlib.training.runstore.RunStore`); the run in progress
+checkpoints after every epoch; Ctrl-C or SIGTERM stops with exit status 130 or 143 and prints
+the command that continues (``--resume``). A run that diverges is stored with
+``"status": "diverged"`` and the others go on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import shlex
+import signal
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 
 from optlib import training as train
 from optlib.figures import plot_runs, summary_table
-from optlib.optim import DEFAULT_LR, OPTIMIZERS
-from optlib.training.data import MnistError
+from optlib.optim import DEFAULT_LR, OPTIMIZERS, make_optimizer
+from optlib.training.data import DATA_DIR_ENV, MnistError
+from optlib.training.files import check_writable, load_checkpoint
 from optlib.training.models import device
-from optlib.training.results import load_document, save_runs, summarize
+from optlib.training.results import load_document, summarize
+from optlib.training.runstore import RunStore
 
 DEFAULT_LR_GRID = train.log_grid(1e-4, 1.0, per_decade=2)
 
@@ -110,8 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one or more of: {', '.join(OPTIMIZERS)}",
     )
-    run.add_argument(
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument(
         "--seeds", type=positive_int, default=3, help="number of seeds: 0, ..., N-1 (default: 3)"
+    )
+    seeds.add_argument(
+        "--seed", type=int, help="run this one seed only (what a run's 'reproduce' uses)"
     )
     run.add_argument("--epochs", type=positive_int, default=5, help="default: 5")
     run.add_argument("--batch-size", type=positive_int, default=64, help="default: 64")
@@ -140,11 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weight matrices")
     run.add_argument("--subset", type=positive_int, help="train on the first N training examples")
-    run.add_argument("--max-steps", type=positive_int, help="stop each run after N steps")
+    run.add_argument(
+        "--max-steps",
+        type=positive_int,
+        help="stop each run (and each tuning run) after N training steps",
+    )
     run.add_argument(
         "--threads", type=positive_int, help="torch CPU threads (default: torch's choice)"
     )
-    run.add_argument("--data-dir", help="where the MNIST files are (default: $OPTLIB_DATA_DIR)")
+    run.add_argument(
+        "--data-dir",
+        help=f"the folder whose mnist/ holds the MNIST files, as ${DATA_DIR_ENV} means "
+        f"(searched first; then ${DATA_DIR_ENV}/mnist, then ~/.cache/optlib/mnist, then a "
+        "download)",
+    )
     bars = run.add_mutually_exclusive_group()
     bars.add_argument(
         "--progress",
@@ -155,7 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bars.add_argument("--no-progress", dest="progress", action="store_false")
     run.add_argument(
-        "--out", type=Path, default=Path("results.json"), help="JSON file (default: results.json)"
+        "--out",
+        type=Path,
+        default=Path("results.json"),
+        help="JSON file, written after every finished run (default: results.json); the run in "
+        "progress checkpoints in OUT.checkpoints/",
+    )
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted --out made by the same command: its finished runs are "
+        "kept, the interrupted run goes on from its checkpoint",
+    )
+    existing.add_argument(
+        "--force", action="store_true", help="replace an existing --out (and its checkpoints)"
     )
 
     plot = commands.add_parser(
@@ -166,8 +205,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during ``compare``; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into :class:`Interrupted` (a KeyboardInterrupt) while inside.
+
+    Files are only ever replaced atomically, so wherever the exception lands, every stored run
+    and the last checkpoint are intact."""
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def check_learning_rates(task: train.Task, lrs: dict[str, list[float]]) -> None:
+    """One step of every optimizer with every learning rate it may use, on a copy of the task's
+    model with zero gradients, so that a value it refuses (e.g. an lr the parameters' dtype
+    cannot hold, which torch.optim-style optimizers check when they step) stops the command
+    before any training rather than when that optimizer's turn comes."""
+    model = task.make_model(0)
+    for name, values in lrs.items():
+        for lr in values:
+            params = [param.detach().clone().requires_grad_() for param in model.parameters()]
+            for param in params:
+                param.grad = torch.zeros_like(param)
+            try:
+                make_optimizer(name, params, lr=lr).step()
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"{name} with lr={lr:g}: {error}") from None
+
+
+def reproduce_args(args: argparse.Namespace, name: str, seed: int, lr: float) -> list[str]:
+    """The ``python -m optlib`` arguments (without ``--out``) that re-run one run exactly."""
+    argv = ["compare", "--task", args.task, "--optimizers", name, "--seed", str(seed)]
+    argv += ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", repr(lr)]
+    if args.l2:
+        argv += ["--l2", repr(args.l2)]
+    if args.subset:
+        argv += ["--subset", str(args.subset)]
+    if args.max_steps:
+        argv += ["--max-steps", str(args.max_steps)]
+    return argv
+
+
+def compare_config(args: argparse.Namespace, seeds: list[int], lrs: dict[str, float]) -> dict:
+    """What defines the runs of a ``compare`` command: resuming needs the same."""
+    return {
+        "task": args.task,
+        "optimizers": args.optimizers,
+        "seeds": seeds,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lrs": None if args.tune else lrs,
+        "tune": args.tune,
+        "lr_grid": args.lr_grid if args.tune else None,
+        "tune_epochs": (args.tune_epochs or args.epochs) if args.tune else None,
+        "l2": args.l2,
+        "subset": args.subset,
+        "max_steps": args.max_steps,
+    }
+
+
 def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
-    started = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
     if len(set(args.optimizers)) != len(args.optimizers):
@@ -175,18 +287,72 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
     if args.tune and args.lr:
         raise ValueError("--tune chooses the learning rates; do not combine it with --lr")
     lrs = parse_lrs(args.lr, args.optimizers)
-    task = train.make_task(args.task, l2=args.l2, root=args.data_dir)
-    seeds = range(args.seeds)
+    seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
+    # Everything that can fail is checked before training, fastest first.
+    check_writable(args.out)
+    RunStore.check(args.out, resume=args.resume, force=args.force)
+    task = train.make_task(args.task, l2=args.l2, data_dir=args.data_dir)
+    grid = {name: list(args.lr_grid) if args.tune else [lrs[name]] for name in args.optimizers}
+    check_learning_rates(task, grid)
+    store = RunStore.open(
+        args.out,
+        compare_config(args, seeds, lrs),
+        resume=args.resume,
+        force=args.force,
+        command=argv,
+    )
     print(
         f"task {task.name}: {len(task.splits.train_x)} train / {len(task.splits.val_x)} val / "
         f"{len(task.splits.test_x)} test examples, model {task.model}, "
-        f"device {device()}, {torch.get_num_threads()} threads",
+        f"device {device()}, {torch.get_num_threads()} threads; "
+        f"{len(store)} of {len(seeds) * len(args.optimizers)} runs already in {args.out}",
         flush=True,
     )
+    try:
+        with signals_interrupt():
+            tune_into(store, args, task, seeds, lrs)
+            runs = train.compare(
+                {name: (name, {"lr": lrs[name]}) for name in args.optimizers},
+                task,
+                seeds,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                progress=args.progress,
+                train_subset=args.subset,
+                max_steps=args.max_steps,
+                store=store,
+                reproduce=lambda name, seed: reproduce_args(args, name, seed, lrs[name]),
+            )
+    except KeyboardInterrupt as interrupt:
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        print(interruption_report(store, args, seeds, argv, signum), file=sys.stderr)
+        raise SystemExit(128 + signum) from None
+    path = store.finish()
+    print(summary_table(summarize(runs)).to_text())
+    for run in runs:
+        if run.diverged:
+            where = run.divergence or {}
+            print(
+                f"{run.run_id} diverged at step {where.get('step')}: {where.get('where')} is "
+                f"{where.get('loss')} (kept in the file, left out of the table's means)"
+            )
+    print(f"{len(runs)} runs in {store.meta['wall_seconds']:.1f} s; records saved to {path}")
 
-    tuning = {}
-    if args.tune:
-        for name in args.optimizers:
+
+def tune_into(
+    store: RunStore,
+    args: argparse.Namespace,
+    task: train.Task,
+    seeds: list[int],
+    lrs: dict[str, float],
+) -> None:
+    """With ``--tune``, set ``lrs[name]`` to each optimizer's best lr on the validation split;
+    results are stored in ``meta["tuning"]`` one optimizer at a time, and reused on resume."""
+    if not args.tune:
+        return
+    tuning = store.meta.setdefault("tuning", {})
+    for name in args.optimizers:
+        if name not in tuning:
             result = train.tune_lr(
                 name,
                 task,
@@ -200,33 +366,40 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
                 stacked=True,  # all (lr, seed) runs at once
             )
             print(format_tuning(result), flush=True)
-            tuning[name] = result.to_dict()
-            lrs[name] = result.best_lr
+            store.update_meta(tuning={**tuning, name: result.to_dict()})
+            tuning = store.meta["tuning"]
+        lrs[name] = float(tuning[name]["best_lr"])
 
-    runs = train.compare(
-        {name: (name, {"lr": lrs[name]}) for name in args.optimizers},
-        task,
-        seeds,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        progress=args.progress,
-        train_subset=args.subset,
-        max_steps=args.max_steps,
-    )
-    wall_seconds = time.perf_counter() - started
-    meta = {
-        "argv": list(argv),
-        "task": task.name,
-        "epochs": args.epochs,
-        "seeds": list(seeds),
-        "batch_size": args.batch_size,
-        "l2": args.l2,
-        "tuning": tuning,
-        "wall_seconds": wall_seconds,
-    }
-    path = save_runs(runs, args.out, meta)
-    print(summary_table(summarize(runs)).to_text())
-    print(f"{len(runs)} runs in {wall_seconds:.1f} s; records saved to {path}")
+
+def interruption_report(
+    store: RunStore, args: argparse.Namespace, seeds: list[int], argv: Sequence[str], signum: int
+) -> str:
+    """What was saved, where the interrupted run stands, and the command that continues."""
+    planned = [f"{name}/seed{seed}" for seed in seeds for name in args.optimizers]
+    lines = [
+        f"{PROG} compare: interrupted by {signal.Signals(signum).name}. "
+        f"{len(store)} of {len(planned)} runs are saved in {store.path}."
+    ]
+    pending = next((run_id for run_id in planned if run_id not in store), None)
+    if args.tune and len(store.meta.get("tuning", {})) < len(args.optimizers):
+        lines.append("Tuning was not finished: the optimizer being tuned starts its tuning over.")
+    elif pending is not None:
+        checkpoint = store.checkpoint_path(pending)
+        try:
+            step = load_checkpoint(checkpoint)["record"]["steps"]
+            lines.append(
+                f"The run in progress, {pending}, goes on from its checkpoint at step {step} "
+                f"({checkpoint})."
+            )
+        except (ValueError, KeyError, TypeError):
+            lines.append(
+                f"The run in progress, {pending}, had no checkpoint yet (one is written after "
+                "every epoch): it starts over."
+            )
+    command = [arg for arg in argv if arg != "--force"]
+    command += [] if "--resume" in command else ["--resume"]
+    lines.append(f"To continue: python -m optlib {shlex.join(command)}")
+    return "\n".join(lines)
 
 
 def format_tuning(result: train.TuningResult) -> str:
@@ -246,14 +419,23 @@ def run_plot(args: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    out = check_writable(args.out or args.results.with_suffix(".png"))
     runs, meta = load_document(args.results)
     if not runs:
         raise ValueError(f"{args.results} holds no runs")
-    title = f"{meta.get('task', runs[0].task)}, batch size {runs[0].batch_size}"
+    title = f"{meta.get('config', meta).get('task', runs[0].task)}, batch size {runs[0].batch_size}"
     fig = plot_runs(runs, title=title)
-    out = args.out or args.results.with_suffix(".png")
-    fig.savefig(out, dpi=150)
+    try:
+        fig.savefig(out, dpi=150)
+    except ValueError as error:  # e.g. an extension matplotlib does not know
+        raise ValueError(f"--out {out}: {error}") from None
     print(f"figure saved to {out}")
+    diverged = [run for run in runs if run.diverged]
+    if diverged:
+        print(f"{len(diverged)} diverged run(s) marked with ✕, left out of the means")
+
+
+PROG = "python -m optlib"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,8 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_compare(args, argv)
         else:
             run_plot(args)
-    except (ValueError, FileNotFoundError, MnistError, train.DivergenceError) as error:
+    except (ValueError, OSError, MnistError) as error:
         parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
+    except KeyboardInterrupt:  # before the run store exists: nothing to save
+        parser.exit(130, f"{parser.prog} {args.command}: interrupted; nothing was saved\n")
     return 0
 
 

@@ -59,7 +59,17 @@ def test_compare_writes_json_with_the_required_fields(tmp_path, capsys):
         assert run["test_accuracy"] == run["epoch_test_accuracy"][-1]
     assert runs[0]["init_fingerprint"] == runs[1]["init_fingerprint"]
     assert runs[0]["init_fingerprint"] != runs[2]["init_fingerprint"]
-    assert document["meta"]["argv"][:3] == ["compare", "--task", "sparse"]
+    assert document["meta"]["command"][:6] == [
+        "python",
+        "-m",
+        "optlib",
+        "compare",
+        "--task",
+        "sparse",
+    ]
+    assert document["meta"]["config"]["seeds"] == [0, 1]
+    assert [run["status"] for run in runs] == ["ok"] * 4
+    assert runs[3]["run_id"] == "adagrad/seed1" and "--seed" in runs[3]["reproduce"]
     assert document["meta"]["wall_seconds"] > 0
 
     printed = capsys.readouterr().out
@@ -137,7 +147,7 @@ def test_parse_lrs_rejects_bad_values(tokens, message):
             ["compare", "--task", "sparse", "--optimizers", "adam", "--tune", "--lr", "0.1"],
             "do not combine it with --lr",
         ),
-        (["plot", "does-not-exist.json"], "No such file"),
+        (["plot", "does-not-exist.json"], "does-not-exist.json: no such file"),
     ],
 )
 def test_bad_arguments_exit_with_a_clear_message(argv, message, capsys, tmp_path):

@@ -114,7 +114,7 @@ def test_parse_idx_round_trips_images_and_labels(arrays: dict[str, np.ndarray]) 
 def test_load_mnist_returns_scaled_float_images_and_int64_labels(
     tmp_path: Path, arrays: dict[str, np.ndarray], payloads: dict[str, bytes], compress: bool
 ) -> None:
-    write_files(tmp_path / "root", payloads, compress=compress)
+    write_files(tmp_path / "root" / "mnist", payloads, compress=compress)
     for split, images_name, labels_name in [
         ("train", TRAIN_IMAGES, TRAIN_LABELS),
         ("test", TEST_IMAGES, TEST_LABELS),
@@ -167,9 +167,9 @@ def test_bad_file_raises_one_clear_error(
 ) -> None:
     make_bad, suffix, phrases = BAD_FILES[case]
     root = tmp_path / "root"
-    write_files(root, payloads)
-    (root / f"{TRAIN_IMAGES}.gz").unlink()
-    bad_path = root / f"{TRAIN_IMAGES}{suffix}"
+    write_files(root / "mnist", payloads)
+    (root / "mnist" / f"{TRAIN_IMAGES}.gz").unlink()
+    bad_path = root / "mnist" / f"{TRAIN_IMAGES}{suffix}"
     bad_path.write_bytes(make_bad(payloads[TRAIN_IMAGES]))
 
     with pytest.raises(training.MnistError) as caught:
@@ -185,7 +185,7 @@ def test_wrong_checksum_message_gives_expected_and_actual_hashes(
     tmp_path: Path, payloads: dict[str, bytes]
 ) -> None:
     corrupt = _flip_one_pixel(payloads[TRAIN_LABELS])
-    write_files(tmp_path / "root", {**payloads, TRAIN_LABELS: corrupt})
+    write_files(tmp_path / "root" / "mnist", {**payloads, TRAIN_LABELS: corrupt})
     with pytest.raises(training.MnistError) as caught:
         training.load_mnist("train", tmp_path / "root", download=False)
     message = str(caught.value)
@@ -211,7 +211,7 @@ def test_image_and_label_counts_must_agree(
     encoded = {name: idx_bytes(array) for name, array in arrays.items()}
     encoded[TRAIN_LABELS] = idx_bytes(arrays[TRAIN_LABELS][:-1])
     make_official(monkeypatch, encoded)
-    write_files(tmp_path / "root", encoded)
+    write_files(tmp_path / "root" / "mnist", encoded)
     with pytest.raises(training.MnistError, match=r"6 images but .* 5 labels"):
         training.load_mnist("train", tmp_path / "root", download=False)
 
@@ -310,7 +310,7 @@ def test_search_order_is_root_then_env_then_user_cache(
 ) -> None:
     corrupt = {name: _flip_one_pixel(payload) for name, payload in payloads.items()}
     root, env_data = tmp_path / "root", tmp_path / "env"
-    write_files(root, payloads)
+    write_files(root / "mnist", payloads)
     write_files(env_data / "mnist", corrupt)
     write_files(cache_dir(tmp_path), payloads)
     monkeypatch.setenv(data.DATA_DIR_ENV, str(env_data))
@@ -332,7 +332,7 @@ def test_repeat_loads_hit_the_memory_cache_and_return_independent_copies(
     tmp_path: Path, payloads: dict[str, bytes]
 ) -> None:
     root = tmp_path / "root"
-    write_files(root, payloads)
+    write_files(root / "mnist", payloads)
     images, labels = training.load_mnist("train", root, download=False)
     first = images.clone(), labels.clone()
     images.fill_(-1.0)  # a caller scribbling on its copy
@@ -342,8 +342,8 @@ def test_repeat_loads_hit_the_memory_cache_and_return_independent_copies(
     assert data._load_verified.cache_info().hits == hits_before + 2
     assert torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])
     # A replaced file is noticed (new identity), re-read and re-verified.
-    (root / f"{TRAIN_LABELS}.gz").unlink()
-    (root / f"{TRAIN_LABELS}.gz").write_bytes(
+    (root / "mnist" / f"{TRAIN_LABELS}.gz").unlink()
+    (root / "mnist" / f"{TRAIN_LABELS}.gz").write_bytes(
         gzip.compress(_flip_one_pixel(payloads[TRAIN_LABELS]))
     )
     with pytest.raises(training.MnistError, match="SHA-256"):
@@ -366,7 +366,7 @@ def real_mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[torc
         pytest.skip(reason)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-        root = Path(REAL_DATA_DIR) / "mnist"
+        root = Path(REAL_DATA_DIR)  # the folder whose mnist/ holds the files
         return {
             "train": training.load_mnist("train", root, download=False),
             "test": training.load_mnist("test", root, download=False),
@@ -435,8 +435,8 @@ def test_train_val_split_validates_arguments(images, labels, val_size, match) ->
 
 
 def test_mnist_splits_layout(tmp_path: Path, payloads: dict[str, bytes]) -> None:
-    write_files(tmp_path / "root", payloads)
-    splits = training.mnist_splits(val_size=2, seed=1, root=tmp_path / "root", download=False)
+    write_files(tmp_path / "root" / "mnist", payloads)
+    splits = training.mnist_splits(val_size=2, seed=1, data_dir=tmp_path / "root", download=False)
     train = data.train_val_split(*training.load_mnist("train", tmp_path / "root"), 2, 1)
     test = training.load_mnist("test", tmp_path / "root")
     assert splits._fields == (*data.Split._fields, "test_x", "test_y")

@@ -123,7 +123,10 @@ def test_first_loss_is_measured_before_any_update(task):
     for lr in (1e-3, 10.0):
         model = task.make_model(seed)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        record = fit(model, optimizer, task, epochs=1, batch_size=batch_size, seed=seed)
+        try:
+            record = fit(model, optimizer, task, epochs=1, batch_size=batch_size, seed=seed)
+        except DivergenceError as error:  # lr=10 blows up; its record still starts right
+            record = error.record
         assert record.train_loss[0] == pytest.approx(expected, rel=1e-6)
 
 
@@ -303,7 +306,7 @@ def test_resume_refuses_a_checkpoint_of_another_run(task, tmp_path):
     model = task.make_model(0)
     fit(model, Adam(model.parameters()), task, epochs=1, seed=0, checkpoint_path=checkpoint)
     model = task.make_model(0)
-    with pytest.raises(ValueError, match="checkpoint has seed=0, this run has seed=1"):
+    with pytest.raises(ValueError, match="another run: seed=0 in the checkpoint, 1 now"):
         fit(model, Adam(model.parameters()), task, epochs=2, seed=1, resume_from=checkpoint)
 
 

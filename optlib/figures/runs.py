@@ -80,38 +80,69 @@ def plot_lr_sensitivity(ax: Axes, tunings: Sequence[TuningResult]) -> None:
 
 def plot_loss_curves(
     ax: Axes, runs: Sequence[RunRecord], *, window: int | None = None, log_scale: bool = True
-) -> None:
-    """Minibatch training loss (window means), mean ± std over seeds, one line per label.
+) -> dict[str, str]:
+    """Minibatch training loss (window means), mean ± std over seeds, one line per label;
+    returns each label's colour.
 
     The shaded band is ± one standard deviation over seeds; ``window`` defaults to about 20
-    points per epoch (see :func:`optlib.training.results.training_loss_curve`).
+    points per epoch (see :func:`optlib.training.results.training_loss_curve`). Diverged runs are
+    left out of the mean and band: each is drawn as an ✕ at its last recorded loss, and the
+    legend says how many diverged.
     """
-    for label, group in group_by_optimizer(runs).items():
-        chosen = _style(label, group[0].algorithm)
-        curve = training_loss_curve(group, window)
-        seeds = "1 seed" if len(group) == 1 else f"{len(group)} seeds"
-        (line,) = ax.plot(
-            curve.x,
-            curve.mean,
-            color=chosen.color,
-            linestyle=chosen.dash,
-            marker=chosen.marker,
-            markevery=0.1,
-            markersize=5,
-            label=f"{chosen.label} ({seeds})",
-        )
-        ax.fill_between(
-            curve.x,
-            curve.mean - curve.std,
-            curve.mean + curve.std,
-            color=line.get_color(),
-            alpha=0.2,
-            linewidth=0,
-        )
+    colors = {}
+    for label, every_run in group_by_optimizer(runs).items():
+        chosen = _style(label, every_run[0].algorithm)
+        group = [run for run in every_run if not run.diverged]
+        diverged = [run for run in every_run if run.diverged]
+        note = f"; {len(diverged)} diverged, left out" if diverged else ""
+        color = chosen.color
+        if group:
+            color = _plot_mean_loss(ax, group, window, chosen, note)
+        for index, run in enumerate(diverged):
+            if run.train_loss:
+                ax.plot(
+                    (len(run.train_loss) - 1) / max(1, run.steps_per_epoch),
+                    run.train_loss[-1],
+                    marker="X",
+                    markersize=9,
+                    linestyle="none",
+                    color=color,
+                    label="_nolegend_" if group or index else f"{chosen.label}: all diverged",
+                )
+                color = ax.get_lines()[-1].get_color()
+        colors[label] = color
     ax.set(xlabel="epoch", ylabel="training loss (minibatch, nats)")
     if log_scale:
         ax.set_yscale("log")
     ax.legend()
+    return colors
+
+
+def _plot_mean_loss(
+    ax: Axes, group: Sequence[RunRecord], window: int | None, chosen: Style, note: str
+) -> str:
+    """One label's mean training-loss line and ± std band; returns the colour used."""
+    curve = training_loss_curve(group, window)
+    seeds = "1 seed" if len(group) == 1 else f"{len(group)} seeds"
+    (line,) = ax.plot(
+        curve.x,
+        curve.mean,
+        color=chosen.color,
+        linestyle=chosen.dash,
+        marker=chosen.marker,
+        markevery=0.1,
+        markersize=5,
+        label=f"{chosen.label} ({seeds}{note})",
+    )
+    ax.fill_between(
+        curve.x,
+        curve.mean - curve.std,
+        curve.mean + curve.std,
+        color=line.get_color(),
+        alpha=0.2,
+        linewidth=0,
+    )
+    return line.get_color()
 
 
 def plot_paired_accuracy(ax: Axes, runs: Sequence[RunRecord]) -> None:
@@ -119,10 +150,11 @@ def plot_paired_accuracy(ax: Axes, runs: Sequence[RunRecord]) -> None:
 
     A grey line joins the runs of one seed, which started from the same weights and saw the same
     minibatches, so the comparison can be read as paired differences; a bar with an error bar
-    shows each label's mean ± std over seeds. Runs without a test accuracy are skipped.
+    shows each label's mean ± std over seeds. Runs without a test accuracy, and diverged runs,
+    are skipped.
     """
     groups = {
-        label: [run for run in group if run.test_accuracy is not None]
+        label: [run for run in group if run.test_accuracy is not None and not run.diverged]
         for label, group in group_by_optimizer(runs).items()
     }
     groups = {label: group for label, group in groups.items() if group}
@@ -159,22 +191,24 @@ def plot_paired_accuracy(ax: Axes, runs: Sequence[RunRecord]) -> None:
 
 def plot_runs(runs: Sequence[RunRecord], *, title: str | None = None) -> Figure:
     """Two panels: training loss per step (:func:`plot_loss_curves`) and test accuracy per
-    epoch, mean ± std over seeds."""
+    epoch, mean ± std over seeds; diverged runs are marked on the first and left out of both
+    means."""
     groups = group_by_optimizer(runs)
     if not groups:
         raise ValueError("plot_runs needs at least one run")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    plot_loss_curves(ax_loss, runs)
+    colors = plot_loss_curves(ax_loss, runs)
     ax_loss.set_title("Training loss (minibatch, window mean)")
-    for line, (label, group) in zip(ax_loss.get_lines(), groups.items(), strict=True):
-        if all(run.epoch_test_accuracy for run in group):
+    for label, every_run in groups.items():
+        group = [run for run in every_run if not run.diverged]  # told in the loss legend
+        if group and all(run.epoch_test_accuracy for run in group):
             acc = epoch_curve(group, "epoch_test_accuracy")
             chosen = _style(label, group[0].algorithm)
             ax_acc.errorbar(
                 acc.x,
                 100 * acc.mean,
                 yerr=100 * acc.std,
-                color=line.get_color(),
+                color=colors[label],
                 marker=chosen.marker,
                 linestyle=chosen.dash,
                 capsize=3,

@@ -93,10 +93,15 @@ def _mean_std(mean: float, std: float, scale: float, digits: int) -> str:
     return shown if math.isnan(std) else f"{shown} ± {std * scale:.{digits}f}"
 
 
+def _runs(n_ok: int, n_diverged: int) -> str:
+    return f"{n_ok} (+{n_diverged} diverged, left out)" if n_diverged else str(n_ok)
+
+
 def summary_table(rows: Sequence[SummaryRow]) -> Table:
     """:func:`optlib.training.summarize` rows: learning rate, runs, test accuracy (%) and seconds
     per epoch, mean ± sample standard deviation over runs. Optimizers the palette knows are shown
-    by their display name."""
+    by their display name. Diverged runs are left out of the means and stds; the runs column
+    says how many, e.g. ``2 (+1 diverged, left out)``."""
     from optlib.figures.style import label
 
     def name(optimizer: str) -> str:
@@ -110,7 +115,7 @@ def summary_table(rows: Sequence[SummaryRow]) -> Table:
             (
                 name(row.optimizer),
                 ", ".join(f"{lr:g}" for lr in row.lrs),
-                str(row.n_runs),
+                _runs(row.n_runs, row.n_diverged),
                 _mean_std(row.test_accuracy_mean, row.test_accuracy_std, 100, 2),
                 _mean_std(row.seconds_per_epoch_mean, row.seconds_per_epoch_std, 1, 2),
             )

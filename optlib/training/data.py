@@ -14,7 +14,6 @@ wrong and how to fix it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import hashlib
@@ -23,7 +22,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -33,6 +31,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
+
+from optlib.training.files import write_atomically
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -215,11 +215,13 @@ class _SearchDir(NamedTuple):
     origin: str  # why it is searched, for error messages
 
 
-def _search_dirs(root: str | os.PathLike | None) -> list[_SearchDir]:
-    """Directories searched, in order: ``root``, ``$OPTLIB_DATA_DIR/mnist``, the user cache."""
+def _search_dirs(data_dir: str | os.PathLike | None) -> list[_SearchDir]:
+    """Directories searched, in order: ``data_dir/mnist``, ``$OPTLIB_DATA_DIR/mnist``, the user
+    cache. ``data_dir`` means what ``$OPTLIB_DATA_DIR`` means: the folder whose ``mnist/``
+    holds the files."""
     dirs = []
-    if root is not None:
-        dirs.append(_SearchDir(Path(root).expanduser(), "root argument"))
+    if data_dir is not None:
+        dirs.append(_SearchDir(Path(data_dir).expanduser() / "mnist", "data_dir/mnist"))
     env_dir = os.environ.get(DATA_DIR_ENV, "")
     if env_dir:
         dirs.append(_SearchDir(Path(env_dir).expanduser() / "mnist", f"${DATA_DIR_ENV}/mnist"))
@@ -233,23 +235,6 @@ def _find_in(directory: Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            tmp_file.write(payload)
-            tmp_file.flush()
-            os.fsync(tmp_file.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 def _short_reason(error: BaseException) -> str:
@@ -283,7 +268,7 @@ def _download(name: str, ndim: int, cache_dir: Path) -> tuple[Path | None, list[
             continue
         target = cache_dir / f"{name}.gz"
         try:
-            _write_atomically(target, payload)
+            write_atomically(target, payload)
         except OSError as error:
             failures.append(f"{url}: downloaded, but could not write {target}: {error}")
             return None, failures
@@ -307,12 +292,13 @@ def _missing_message(name: str, dirs: list[_SearchDir], download: bool, failures
         f"{tried}\n"
         f"To fix: put the four files ({all_files}) in a directory DIR/mnist/ and set the "
         f"environment variable {DATA_DIR_ENV}=DIR (layout: ${DATA_DIR_ENV}/mnist/{name}.gz), "
-        f"or put them in {mnist_cache_dir()}/, or pass root=<directory holding them>."
+        f"or put them in {mnist_cache_dir()}/. (data_dir=DIR, or --data-dir DIR on the command "
+        f"line, means the same as {DATA_DIR_ENV}=DIR.)"
     )
 
 
-def _locate(name: str, ndim: int, root: str | os.PathLike | None, download: bool) -> Path:
-    dirs = _search_dirs(root)
+def _locate(name: str, ndim: int, data_dir: str | os.PathLike | None, download: bool) -> Path:
+    dirs = _search_dirs(data_dir)
     for search_dir in dirs:
         found = _find_in(search_dir.path, name)
         if found is not None:
@@ -359,7 +345,7 @@ def clear_cache() -> None:
 
 
 def load_mnist(
-    split: str = "train", root: str | os.PathLike | None = None, *, download: bool = True
+    split: str = "train", data_dir: str | os.PathLike | None = None, *, download: bool = True
 ) -> tuple[Tensor, Tensor]:
     r"""Load an MNIST split as ``(images, labels)``, verified against the official SHA-256.
 
@@ -370,7 +356,7 @@ def load_mnist(
 
     Each file is looked for, as ``name`` or ``name.gz``, in:
 
-    1. ``root`` (if given),
+    1. ``data_dir/mnist/`` (if ``data_dir`` is given),
     2. ``$OPTLIB_DATA_DIR/mnist/`` (if the variable is set and non-empty),
     3. the user cache ``$XDG_CACHE_HOME/optlib/mnist/`` (default ``~/.cache/optlib/mnist/``).
 
@@ -384,7 +370,8 @@ def load_mnist(
 
     Args:
         split: ``"train"`` or ``"test"``.
-        root: optional directory holding the files, searched first.
+        data_dir: optional folder whose ``mnist/`` holds the files (the same meaning as
+            ``$OPTLIB_DATA_DIR``), searched first.
         download: whether to download missing files.
 
     Raises:
@@ -397,7 +384,7 @@ def load_mnist(
         >>> images.shape, images.dtype, labels[:3].tolist()  # doctest: +SKIP
         (torch.Size([10000, 784]), torch.float32, [7, 2, 1])
     """
-    images_u8, labels_u8 = _load_mnist_uint8(split, root, download)
+    images_u8, labels_u8 = _load_mnist_uint8(split, data_dir, download)
     return _to_float_pixels(images_u8), labels_u8.to(torch.int64)
 
 
@@ -407,15 +394,15 @@ def _to_float_pixels(images_u8: Tensor) -> Tensor:
 
 
 def _load_mnist_uint8(
-    split: str, root: str | os.PathLike | None, download: bool
+    split: str, data_dir: str | os.PathLike | None, download: bool
 ) -> tuple[Tensor, Tensor]:
     """Verified ``(images (N, 784), labels (N,))`` as uint8 tensors shared with the cache:
     callers must not modify them (the public functions only read them to make copies)."""
     if split not in _SPLIT_FILES:
         raise ValueError(f"Invalid split: {split!r} (expected 'train' or 'test')")
     images_name, labels_name = _SPLIT_FILES[split]
-    images_path = _locate(images_name, 3, root, download)
-    labels_path = _locate(labels_name, 1, root, download)
+    images_path = _locate(images_name, 3, data_dir, download)
+    labels_path = _locate(labels_name, 1, data_dir, download)
     images_u8 = _load_file(images_path, images_name, 3)
     labels_u8 = _load_file(labels_path, labels_name, 1)
     n_images, n_labels = images_u8.shape[0], labels_u8.shape[0]
@@ -503,7 +490,7 @@ def train_val_split(images: Tensor, labels: Tensor, val_size: int = 10_000, seed
 def mnist_splits(
     val_size: int = 10_000,
     seed: int = 0,
-    root: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
     *,
     download: bool = True,
 ) -> MnistSplits:
@@ -512,8 +499,8 @@ def mnist_splits(
     See :func:`load_mnist` for where files come from and :func:`train_val_split` for the split.
     """
     # Split the cached uint8 data, then convert each part: one float copy of each pixel, not two.
-    train_u8 = _load_mnist_uint8("train", root, download)
-    test_u8 = _load_mnist_uint8("test", root, download)
+    train_u8 = _load_mnist_uint8("train", data_dir, download)
+    test_u8 = _load_mnist_uint8("test", data_dir, download)
     split = train_val_split(*train_u8, val_size, seed)
     return MnistSplits(
         train_x=_to_float_pixels(split.train_x),

@@ -26,6 +26,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from optlib.training.files import read_json, write_atomically
+from optlib.training.runstore import STATUSES, json_safe
+
 
 @dataclass
 class RunRecord:
@@ -82,6 +85,22 @@ class RunRecord:
     threads: int = 0
     """``torch.get_num_threads()`` during the run: it affects the timings and, through the order
     of floating-point sums, the last bits of the results."""
+    status: str = "ok"
+    """``"ok"``, or ``"diverged"``: training stopped at a non-finite loss, or at an evaluation
+    whose training-set loss was far above the first loss (see
+    :data:`optlib.training.harness.DIVERGENCE_FACTOR`). Tables and figures leave diverged runs
+    out of means and standard deviations, and say so."""
+    divergence: dict[str, Any] | None = None
+    """For a diverged run: ``{"step", "loss", "lr", "where"}``, where it stopped and why."""
+    run_id: str = ""
+    """The run's key in a :class:`~optlib.training.runstore.RunStore`, e.g. ``"adam/seed0"``."""
+    reproduce: list[str] | None = None
+    """Arguments of ``python -m optlib`` that re-run exactly this run (one optimizer, one seed,
+    its hyperparameters, no tuning); add ``--out FILE``."""
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-ready dictionary."""
@@ -99,7 +118,22 @@ class RunRecord:
         missing = required - set(data)
         if missing:
             raise ValueError(f"Run record is missing required fields: {sorted(missing)}")
-        return cls(**{key: value for key, value in data.items() if key in names})
+        if data.get("status", "ok") not in STATUSES:
+            raise ValueError(f"Run record has status {data['status']!r}, not one of {STATUSES}")
+        return cls(**{key: _floats(value) for key, value in data.items() if key in names})
+
+
+def _floats(value: Any) -> Any:
+    """Undo :func:`~optlib.training.runstore.json_safe`: ``"nan"``/``"inf"``/``"-inf"`` in a
+    list of numbers (or alone) become floats again."""
+    if isinstance(value, str) and value in _NON_FINITE:
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(item) for item in value]
+    return value
+
+
+_NON_FINITE = {"nan", "inf", "-inf"}
 
 
 def environment_meta() -> dict[str, Any]:
@@ -116,26 +150,37 @@ def environment_meta() -> dict[str, Any]:
 def save_runs(
     runs: Iterable[RunRecord], path: str | Path, meta: Mapping[str, Any] | None = None
 ) -> Path:
-    """Write ``{"meta": {...}, "runs": [...]}`` to ``path``; ``meta`` adds to the defaults.
+    """Write ``{"meta": {...}, "runs": [...]}`` to ``path`` (atomically); ``meta`` adds to the
+    defaults.
 
     The file is plain JSON laid out for people: the metadata first, then one run per line.
+    Non-finite numbers (a diverged run's last loss) are written as strings, ``"inf"``.
+    A comparison that must survive interruptions writes through a
+    :class:`~optlib.training.runstore.RunStore` instead, one run at a time.
     """
-    path = Path(path)
-    meta = json.dumps({**environment_meta(), **(meta or {})}, indent=1)
-    lines = ",\n".join(json.dumps(run.to_dict()) for run in runs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'{{"meta": {meta},\n"runs": [\n{lines}\n]}}\n')
-    return path
+    meta_text = json.dumps(json_safe({**environment_meta(), **(meta or {})}), indent=1)
+    lines = ",\n".join(json.dumps(json_safe(run.to_dict()), allow_nan=False) for run in runs)
+    return write_atomically(path, f'{{"meta": {meta_text},\n"runs": [\n{lines}\n]}}\n')
 
 
 def load_document(path: str | Path) -> tuple[list[RunRecord], dict[str, Any]]:
-    """Read a results file written by :func:`save_runs` (or a bare list): ``(runs, meta)``."""
-    document = json.loads(Path(path).read_text())
-    if isinstance(document, list):
-        return [RunRecord.from_dict(run) for run in document], {}
+    """Read a results file written by :func:`save_runs` or a
+    :class:`~optlib.training.runstore.RunStore` (or a bare list): ``(runs, meta)``.
+    Every error names the file (missing, truncated, not JSON, not a results file)."""
+    document = read_json(path)
     if isinstance(document, dict) and isinstance(document.get("runs"), list):
-        return [RunRecord.from_dict(run) for run in document["runs"]], document.get("meta", {})
-    raise ValueError(f"{path}: expected a list of runs or an object with a 'runs' list")
+        runs, meta = document["runs"], document.get("meta", {})
+    elif isinstance(document, list):
+        runs, meta = document, {}
+    else:
+        raise ValueError(f"{path}: expected a list of runs or an object with a 'runs' list")
+    records = []
+    for index, run in enumerate(runs):
+        try:
+            records.append(RunRecord.from_dict(run))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path}: run {index}: {error}") from None
+    return records, meta
 
 
 def load_runs(path: str | Path) -> list[RunRecord]:
@@ -158,6 +203,8 @@ class SummaryRow(NamedTuple):
     seconds_per_epoch_mean: float
     """Mean over every epoch of every run (training steps only)."""
     seconds_per_epoch_std: float
+    n_diverged: int = 0
+    """Runs of this optimizer that diverged: not counted in ``n_runs`` nor in any mean or std."""
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -179,18 +226,21 @@ def summarize(runs: Iterable[RunRecord]) -> list[SummaryRow]:
     """Mean ± standard deviation over seeds of test accuracy and seconds per epoch.
 
     Runs whose test split was not evaluated count for timing only (their accuracy is skipped).
+    Diverged runs are left out of every mean and std and counted in ``n_diverged``.
     """
     rows = []
-    for label, group in group_by_optimizer(runs).items():
+    for label, every_run in group_by_optimizer(runs).items():
+        group = [run for run in every_run if not run.diverged]
         accuracies = [run.test_accuracy for run in group if run.test_accuracy is not None]
         seconds = [s for run in group for s in run.epoch_seconds]
         rows.append(
             SummaryRow(
                 label,
-                tuple(sorted({run.lr for run in group})),
+                tuple(sorted({run.lr for run in every_run})),
                 len(group),
                 *_mean_std(accuracies),
                 *_mean_std(seconds),
+                len(every_run) - len(group),
             )
         )
     return rows

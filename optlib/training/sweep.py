@@ -56,6 +56,7 @@ from optlib.training.harness import (
     chain_fingerprint,
     check_seeds,
     epoch_order,
+    far_above_start,
     progress_bar,
     progress_enabled,
     recorded_hyperparameters,
@@ -248,12 +249,15 @@ class _Runs:
     def add_evaluation(
         self, results: Mapping[str, tuple[list, list]], step: int, seconds: float
     ) -> None:
-        """Append one evaluation per live run, as ``fit`` does; non-finite losses end runs."""
+        """Append one evaluation per live run, as ``fit`` does; a non-finite loss, or a
+        training-set loss far above the run's first (:func:`.harness.far_above_start`), ends it."""
         for s, i, record in list(self.live()):
             (train_loss, train_acc), (val_loss, val_acc) = (
                 (results[split][0][s][i], results[split][1][s][i]) for split in ("train", "val")
             )
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            if not (math.isfinite(train_loss) and math.isfinite(val_loss)) or far_above_start(
+                train_loss, record.train_loss[0]
+            ):
                 self.diverge(s, i, step)
                 continue
             record.eval_steps.append(step)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -50,6 +50,8 @@ from optlib.training.harness import (
     chain_fingerprint,
     check_finite_loss,
     check_seeds,
+    check_training_loss,
+    diverged_record,
     epoch_order,
     new_record,
     progress_bar,
@@ -59,6 +61,7 @@ from optlib.training.harness import (
 from optlib.training.models import device as default_device
 from optlib.training.models import make_model
 from optlib.training.results import RunRecord
+from optlib.training.runstore import RunStore
 
 __all__ = [
     "EVAL_BATCH_SIZE",
@@ -111,7 +114,7 @@ def make_task(
     name: str,
     *,
     l2: float = 0.0,
-    root: str | Path | None = None,
+    data_dir: str | Path | None = None,
     val_size: int = 10_000,
     split_seed: int = 0,
     **sparse_options: Any,
@@ -127,6 +130,8 @@ def make_task(
 
     MNIST's official 60 000 training images are split into ``60 000 - val_size`` for training and
     ``val_size`` for validation (seeded by ``split_seed``); the 10 000 test images stay untouched.
+    ``data_dir`` is the folder whose ``mnist/`` holds the files, as ``$OPTLIB_DATA_DIR``
+    (see :func:`optlib.training.data.load_mnist`).
     """
     from optlib.training import data, sparse
 
@@ -140,7 +145,7 @@ def make_task(
         splits = sparse.sparse_splits(**sparse_options)
         model = "logreg"
     else:
-        splits = data.mnist_splits(val_size=val_size, seed=split_seed, root=root)
+        splits = data.mnist_splits(val_size=val_size, seed=split_seed, data_dir=data_dir)
         model = "mlp" if name == "mnist-mlp" else "logreg"
     n_classes = int(max(splits.train_y.max(), splits.val_y.max(), splits.test_y.max())) + 1
     return Task(name, splits, model, int(splits.train_x.shape[1]), max(n_classes, 2), l2)
@@ -223,11 +228,12 @@ def fit(
         Set ``False`` while tuning hyperparameters, so the test split is never looked at.
     checkpoint_path:
         After each complete epoch, save model, optimizer, shuffling-generator state, step count
-        and the record so far to this file.
+        and the record so far to this file (atomically, with a SHA-256 of its contents).
     resume_from:
-        A checkpoint written by an earlier call with the same task, seed and batch size;
+        A checkpoint written by an earlier call of the same run (optimizer, hyperparameters,
+        task, seed, batch size, initial weights: any difference is an error naming it);
         training continues from it up to ``epochs`` and the result is bit-identical to an
-        uninterrupted run (timings aside).
+        uninterrupted run (timings aside). A damaged file is an error naming it.
     progress:
         Show a tqdm progress bar; ``None`` means on in terminals and notebooks, off under CI.
     max_steps:
@@ -241,7 +247,9 @@ def fit(
     Raises
     ------
     DivergenceError
-        As soon as a loss is NaN or infinite, naming the optimizer, the step and the lr.
+        As soon as a loss is NaN or infinite, or an evaluation's training-set loss exceeds
+        :data:`~optlib.training.harness.DIVERGENCE_FACTOR` times the first minibatch loss;
+        it names the optimizer, the step and the lr, and carries the record so far.
     """
     if epochs < 1:
         raise ValueError(f"Invalid epochs: {epochs}")
@@ -334,11 +342,11 @@ def _evaluate_into(
         record.epoch_test_accuracy.append(test.accuracy)
         record.test_loss, record.test_accuracy = test.loss, test.accuracy
     record.eval_seconds.append(time.perf_counter() - started)
-    for where, value in (("training-set loss", train.loss), ("validation loss", val.loss)):
-        if not math.isfinite(value):
-            raise DivergenceError(
-                record.optimizer, record.steps, record.lr, value, where, record=record
-            )
+    check_training_loss(record, train.loss)
+    if not math.isfinite(val.loss):
+        raise DivergenceError(
+            record.optimizer, record.steps, record.lr, val.loss, "validation loss", record=record
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,6 +364,8 @@ def compare(
     max_steps: int | None = None,
     eval_every_epoch: bool = True,
     device: torch.device | str | None = None,
+    store: RunStore | None = None,
+    reproduce: Callable[[str, int], list[str]] | None = None,
 ) -> list[RunRecord]:
     """Train every optimizer on every seed under identical conditions; one record per run.
 
@@ -365,6 +375,13 @@ def compare(
     ``params -> Optimizer`` or to ``(name, hyperparameters)``, e.g.
     ``{"adam": ("adam", {}), "adagrad": ("adagrad", {"lr": 0.05})}``.
     Records come out seed by seed, in the mapping's order within a seed.
+
+    A run that diverges is kept with ``status="diverged"`` (:func:`diverged_record`) and the
+    others go on. With a ``store`` (:class:`~optlib.training.runstore.RunStore`), each run has
+    the id ``"<label>/seed<seed>"``: a run the store holds is read back, not trained; a run with a
+    checkpoint in the store resumes from it; every finished run is added to the store at once.
+    ``reproduce(label, seed)``, if given, is stored in each record (the command line that re-runs
+    it alone).
     """
     if not optimizers:
         raise ValueError("Invalid optimizers: empty")
@@ -377,20 +394,35 @@ def compare(
         for seed in seeds:
             initial_model = task.make_model(seed)
             for label, factory in factories.items():
+                run_id = f"{label}/seed{seed}"
+                if store is not None and run_id in store:  # finished in an earlier session
+                    records.append(RunRecord.from_dict(store.get(run_id)))
+                    runs_bar.update()
+                    continue
+                checkpoint = store.checkpoint_path(run_id) if store is not None else None
                 model = copy.deepcopy(initial_model).to(run_device)
-                record = fit(
-                    model,
-                    factory(model.parameters()),
-                    task,
-                    epochs=epochs,
-                    batch_size=batch_size,
-                    seed=seed,
-                    optimizer_name=label,
-                    eval_every_epoch=eval_every_epoch,
-                    progress=show,
-                    max_steps=max_steps,
-                    train_subset=train_subset,
-                )
+                try:
+                    record = fit(
+                        model,
+                        factory(model.parameters()),
+                        task,
+                        epochs=epochs,
+                        batch_size=batch_size,
+                        seed=seed,
+                        optimizer_name=label,
+                        eval_every_epoch=eval_every_epoch,
+                        progress=show,
+                        max_steps=max_steps,
+                        train_subset=train_subset,
+                        checkpoint_path=checkpoint,
+                        resume_from=checkpoint if checkpoint and checkpoint.exists() else None,
+                    )
+                except DivergenceError as error:
+                    record = diverged_record(error)
+                record.run_id = run_id
+                record.reproduce = reproduce(label, seed) if reproduce else None
+                if store is not None:
+                    store.add(record.to_dict())
                 records.append(record)
                 runs_bar.update()
     return records
