@@ -17,7 +17,7 @@ PYTEST_WORKERS ?= 2
 
 help:
 	@echo "make book   - create .venv, install, execute every chapter and build the HTML book"
-	@echo "make test   - create .venv if needed, run unit tests and every chapter (nbmake)"
+	@echo "make test   - create .venv if needed, run unit tests and every chapter and appendix page (nbmake)"
 	@echo "make browser-test - after make book: headless Chromium checks every page of the HTML"
 	@echo "make lint   - ruff on optlib, tests and notebooks; notebooks must carry no outputs"
 	@echo "make bench  - benchmarks (python benchmarks/bench.py)"
@@ -38,7 +38,7 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
-		tests --ignore=tests/browser --nbmake chapters --nbmake-timeout=600 --durations=15
+		tests --ignore=tests/browser --nbmake chapters appendix --nbmake-timeout=600 --durations=15
 
 unit: $(VENV)/.installed
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
@@ -49,7 +49,7 @@ browser-test: $(VENV)/.installed
 	$(PYTHON) -m pytest tests/browser
 
 notebooks: $(VENV)/.installed
-	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --nbmake chapters --nbmake-timeout=600 --durations=10
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --nbmake chapters appendix --nbmake-timeout=600 --durations=10
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
