@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from optlib import problems, training
+from optlib import figures, problems, training
 from optlib.book import ch03, ch04
 from optlib.figures import interactive
 from optlib.training import DataSplits, RunRecord, sweep, training_loss_curve
@@ -149,7 +149,8 @@ def runs() -> list[RunRecord]:
             losses = 2.0 * np.exp(-np.arange(20) * lr * 10) + 0.1 * rng.random(20)
             made.append(record(optimizer, lr, seed, losses))
     made.append(record("adagrad", 1.0, 0, [2.0, math.nan], steps=2))  # diverged
-    made.append(record("adam", 0.001, 2, losses[:7]))  # stopped early: diverged too
+    made.append(record("adam", 0.001, 2, losses[:7], steps=0))  # stopped mid-epoch: diverged
+    made.append(record("adagrad", 0.1, 2, losses, steps=40))  # a file keeps the first losses
     return made
 
 
@@ -157,7 +158,7 @@ def test_lr_curves_average_the_seeds_of_each_optimizer_and_rate(runs) -> None:
     curves = interactive.lr_curves(runs, window=5)
     assert [(c.optimizer, c.lr, c.curve.n_runs) for c in curves] == [
         ("adagrad", 0.01, 2),
-        ("adagrad", 0.1, 2),
+        ("adagrad", 0.1, 3),  # the record that kept only its first losses counts
         ("adagrad", 1.0, 0),
         ("adam", 0.001, 2),
         ("adam", 0.01, 2),
@@ -246,3 +247,12 @@ def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
     assert ch04.tuning_of("adagrad", kept).to_dict() == tuned.to_dict()
     curves = interactive.lr_curves(kept.records)
     assert [(c.lr, c.curve.n_runs) for c in curves] == [(lr, 0 if lr > 1 else 2) for lr in lrs]
+
+
+def test_every_optimizer_keeps_its_book_colour_marker_and_dash() -> None:
+    for name, look in figures.STYLES.items():
+        line = interactive._line(name)
+        go.Scatter(line=line["line"], marker=line["marker"])  # raises on a symbol/dash Plotly lacks
+        assert line["line"]["color"] == look.color
+        dash = interactive._mpl_dash(line["line"]["dash"])  # what the still image draws
+        assert dash == (look.dash if isinstance(look.dash, str) else (0, tuple(look.dash[1])))

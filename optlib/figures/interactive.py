@@ -4,8 +4,8 @@ A reader moves a slider and the curves change, in the built book, offline. Each 
 in two steps that the tests check separately:
 
 1. a **data** function runs optlib's pure rules when the chapter executes, over a small grid of
-   slider values: :func:`landscape_paths` with :func:`optlib.landscapes.run_on`,
-   :func:`forgetting_rates` with :func:`optlib.analysis.replay_states` (the drivers and rules
+   slider values: :func:`landscape_paths` with :func:`optlib.problems.run_on`,
+   :func:`forgetting_rates` with :func:`optlib.problems.replay_states` (the drivers and rules
    the tests check); :func:`lr_curves` takes training runs, live from a chapter's tuning or
    stored in a results file;
 2. a **figure** function draws every grid point as its own trace of a Plotly figure, kept as
@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from optlib import problems
-from optlib.figures import color, label
+from optlib.figures import color, label, style
 from optlib.problems import replay_states
 from optlib.training import RunRecord, training_loss_curve
 from optlib.training.results import Curve
@@ -137,16 +137,45 @@ function optlibConnectSliders(gd) {
 """The page's half of :func:`add_sliders`: on every slider move, show the matching traces."""
 
 
-# Every optimizer keeps its book colour and name (optlib.plotting); a dash and a marker per
-# optimizer make sure no two lines differ by colour alone.
-DASHES = {"adam": "solid", "adagrad": "dash", "amsgrad": "dot"}
-MARKERS = {"adam": "x", "adagrad": "diamond", "amsgrad": "star"}
+# Every optimizer keeps its book colour, marker, dash and name (optlib.figures.style), in Plotly's
+# terms: no two lines differ by colour alone, here as in the matplotlib figures.
+_MARKERS = {
+    "o": "circle",
+    "s": "square",
+    "^": "triangle-up",
+    "v": "triangle-down",
+    "<": "triangle-left",
+    ">": "triangle-right",
+    "D": "diamond",
+    "d": "diamond-tall",
+    "X": "x",
+    "*": "star",
+    "h": "hexagon",
+    "H": "hexagon2",
+    "p": "pentagon",
+    "8": "octagon",
+}
+_DASHES = {"-": "solid", "--": "dash", ":": "dot", "-.": "dashdot"}
+LINE_WIDTH = 2
+
+
+def plotly_dash(dash: str | tuple[float, tuple[float, ...]]) -> str:
+    """A matplotlib line style as Plotly's ``line.dash``: a name, or dash lengths in pixels
+    (matplotlib's are in line widths).
+
+    >>> plotly_dash("--"), plotly_dash((0, (6, 2)))
+    ('dash', '12px,4px')
+    """
+    if isinstance(dash, str):
+        return _DASHES[dash]
+    return ",".join(f"{length * LINE_WIDTH:g}px" for length in dash[1])
 
 
 def _line(name: str) -> dict[str, Any]:
+    look = style(name)
     return {
-        "line": {"color": color(name), "dash": DASHES.get(name, "dashdot"), "width": 2},
-        "marker": {"color": color(name), "symbol": MARKERS.get(name, "circle"), "size": 6},
+        "line": {"color": look.color, "dash": plotly_dash(look.dash), "width": LINE_WIDTH},
+        "marker": {"color": look.color, "symbol": _MARKERS.get(look.marker, "circle"), "size": 6},
     }
 
 
@@ -195,7 +224,7 @@ def landscape_paths(
     steps: int,
 ) -> PathGrid:
     """Adam at every (α, β₁, β₂) and Adagrad at every η = α of the grid, ``steps`` steps each
-    from the landscape's start (:func:`optlib.landscapes.run_on`)."""
+    from the landscape's start (:func:`optlib.problems.run_on`)."""
     lrs, beta1s, beta2s = (tuple(float(v) for v in values) for values in (lrs, beta1s, beta2s))
     adam = {
         (i, j, k): problems.run_on(landscape, "adam", lr=lr, steps=steps, betas=(b1, b2))
@@ -356,7 +385,7 @@ def effective_rate(state: Any, *, beta2: float, eps: float) -> np.ndarray:
 
 def rule_rates(optimizer: str, grads: np.ndarray, **hyper: Any) -> np.ndarray:
     """:func:`effective_rate` at every step of ``optimizer``'s rule (a key of
-    :data:`optlib.landscapes.METHODS`) fed the gradient stream ``grads`` (steps x columns),
+    :data:`optlib.problems.METHODS`) fed the gradient stream ``grads`` (steps x columns),
     with step size 1 and PyTorch's defaults unless ``hyper`` says otherwise."""
     method = problems.method(optimizer)
     settings = {**method.hyper, **hyper}
@@ -455,7 +484,7 @@ def lr_curves(
 ) -> list[LrCurve]:
     """Group runs (records, or their dictionaries from a results file) by optimizer and
     learning rate: each group's minibatch training loss in windows of ``window`` steps, mean ±
-    std over its seeds (:func:`optlib.results.training_loss_curve`). Diverged runs are left
+    std over its seeds (:func:`optlib.training.training_loss_curve`). Diverged runs are left
     out (:func:`_diverged`)."""
     groups: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
     for run in runs:
@@ -473,13 +502,18 @@ def lr_curves(
 
 
 def _diverged(run: RunRecord) -> bool:
-    """Marked so in a results file (``status``); or, for a live record, a non-finite loss or
-    fewer losses than steps (a sweep stops recording a run at its first non-finite loss)."""
-    status = getattr(run, "status", None)
-    if status is not None:
-        return status != "ok"
+    """A run whose curve cannot join its group's mean: marked ``"diverged"``, a non-finite
+    loss, or one a sweep stopped recording mid-epoch (more losses than finished steps: the
+    sweep stops a run at its first non-finite loss and counts steps at epoch ends). A results
+    file's record may keep fewer losses than steps (only the first ones); that is not a
+    divergence."""
     losses = np.asarray(run.train_loss, dtype=float)
-    return len(losses) == 0 or len(losses) != run.steps or not np.all(np.isfinite(losses))
+    return (
+        run.status == "diverged"
+        or run.steps == 0
+        or len(losses) > run.steps
+        or not np.all(np.isfinite(losses))
+    )
 
 
 def lr_study(
@@ -610,8 +644,15 @@ def show(fig: Figure, *, alt: str) -> Interactive:
 
 
 # The still image: the figure's first view, drawn with matplotlib.
-_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
-_MPL_MARKER = {"circle": "o", "star": "*", "x": "x", "diamond": "D"}
+_MPL_DASH = {name: dash for dash, name in _DASHES.items()}
+_MPL_MARKER = {symbol: marker for marker, symbol in _MARKERS.items()}
+
+
+def _mpl_dash(dash: str) -> str | tuple[float, tuple[float, ...]]:
+    """:func:`plotly_dash` undone, for the still image."""
+    if dash in _MPL_DASH:
+        return _MPL_DASH[dash]
+    return (0, tuple(float(length.removesuffix("px")) / LINE_WIDTH for length in dash.split(",")))
 
 
 def still_png(fig: Figure, *, width_in: float = 7.0, dpi: int = 100) -> bytes:
@@ -664,7 +705,7 @@ def _draw(ax: Any, trace: dict[str, Any]) -> None:
         x,
         y,
         color=line.get("color", marker.get("color")),
-        linestyle=_MPL_DASH.get(line.get("dash", "solid"), "-") if "lines" in mode else "none",
+        linestyle=_mpl_dash(line.get("dash", "solid")) if "lines" in mode else "none",
         marker=_MPL_MARKER.get(marker.get("symbol"), "o") if "markers" in mode else None,
         markersize=marker.get("size", 6) * 0.8,
         label=trace.get("name") if trace.get("showlegend", True) else None,
