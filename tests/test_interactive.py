@@ -256,3 +256,18 @@ def test_every_optimizer_keeps_its_book_colour_marker_and_dash() -> None:
         assert line["line"]["color"] == look.color
         dash = interactive._mpl_dash(line["line"]["dash"])  # what the still image draws
         assert dash == (look.dash if isinstance(look.dash, str) else (0, tuple(look.dash[1])))
+
+
+def test_lr_curves_of_a_results_file_use_its_per_epoch_means(runs) -> None:
+    stored = []
+    for run in runs:  # the full-budget suites keep the first losses and one mean per epoch
+        data = run.to_dict()
+        data["train_loss_epoch_mean"] = [float(np.mean(run.train_loss[:10])), 0.5]
+        stored.append(data)
+    curves = {(c.optimizer, c.lr): c.curve for c in interactive.lr_curves(stored)}
+    adam = [r for r in runs if r.optimizer == "adam" and r.lr == 0.01]
+    np.testing.assert_array_equal(curves["adam", 0.01].x, [0.5, 1.5])
+    np.testing.assert_allclose(
+        curves["adam", 0.01].mean, [np.mean([np.mean(r.train_loss[:10]) for r in adam]), 0.5]
+    )
+    assert curves["adagrad", 1.0].n_runs == 0  # diverged runs stay out

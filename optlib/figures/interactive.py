@@ -483,22 +483,35 @@ def lr_curves(
     runs: Iterable[RunRecord | Mapping[str, Any]], *, window: int | None = None
 ) -> list[LrCurve]:
     """Group runs (records, or their dictionaries from a results file) by optimizer and
-    learning rate: each group's minibatch training loss in windows of ``window`` steps, mean ±
-    std over its seeds (:func:`optlib.training.training_loss_curve`). Diverged runs are left
-    out (:func:`_diverged`)."""
-    groups: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
+    learning rate: each group's minibatch training loss, mean ± std over its seeds, in windows
+    of ``window`` steps (:func:`optlib.training.training_loss_curve`) or, when every run of
+    the group comes from a results file that keeps one mean per epoch
+    (``train_loss_epoch_mean``, the full-budget suites), per epoch. Diverged runs are left out
+    (:func:`_diverged`)."""
+    groups: dict[tuple[str, float], list[tuple[RunRecord, list | None]]] = defaultdict(list)
     for run in runs:
+        epoch_means = run.get("train_loss_epoch_mean") if isinstance(run, Mapping) else None
         record = RunRecord.from_dict(run) if isinstance(run, Mapping) else run
-        groups[record.optimizer, float(record.lr)].append(record)
+        groups[record.optimizer, float(record.lr)].append((record, epoch_means))
     curves = []
     for (optimizer, lr), group in sorted(groups.items()):
-        finished = [run for run in group if not _diverged(run)]
-        if finished:
-            curve = training_loss_curve(finished, window)
+        finished = [(run, means) for run, means in group if not _diverged(run)]
+        if finished and all(means for _, means in finished):
+            curve = _epoch_curve([means for _, means in finished])
+        elif finished:
+            curve = training_loss_curve([run for run, _ in finished], window)
         else:
             curve = Curve(np.array([]), np.array([]), np.array([]), 0)
         curves.append(LrCurve(optimizer, lr, curve))
     return curves
+
+
+def _epoch_curve(epoch_means: Sequence[Sequence[float]]) -> Curve:
+    """Mean ± std over runs of per-epoch mean losses, at the middle of each epoch."""
+    n = min(len(means) for means in epoch_means)
+    values = np.array([means[:n] for means in epoch_means], dtype=float)
+    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(n)
+    return Curve(np.arange(n) + 0.5, values.mean(axis=0), std, len(values))
 
 
 def _diverged(run: RunRecord) -> bool:
