@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from optlib import figures, problems, training
-from optlib.book import ch03, ch04
+from optlib.book import ch03
 from optlib.figures import interactive
 from optlib.training import DataSplits, RunRecord, sweep, training_loss_curve
 
@@ -222,7 +222,7 @@ def test_keyed_and_slider_index_validate() -> None:
 
 
 def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
-    """Chapter 4 keeps its tuning sweep for the learning-rate study (ch04.tuning_of), so the
+    """Chapter 4 keeps its tuning sweep for the learning-rate study (training.sweep_tuning), so the
     figure shows the very runs the tuning scored."""
     generator = torch.Generator().manual_seed(0)
     teacher = torch.randn(20, 3, generator=generator)
@@ -244,7 +244,7 @@ def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
         evaluate_test=False,
     )
     tuned = training.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32, stacked=True)
-    assert ch04.tuning_of("adagrad", kept).to_dict() == tuned.to_dict()
+    assert training.sweep_tuning(kept, "adagrad").to_dict() == tuned.to_dict()
     curves = interactive.lr_curves(kept.records)
     assert [(c.lr, c.curve.n_runs) for c in curves] == [(lr, 0 if lr > 1 else 2) for lr in lrs]
 

@@ -133,6 +133,10 @@ def test_a_diverging_learning_rate_leaves_the_others_untouched():
         assert result.diverged_at[2 + j] == error.value.step
         assert diverged.train_loss == pytest.approx(error.value.record.train_loss, rel=1e-12)
         assert diverged.epoch_val_loss == []
+        # marked as fit marks it (training.diverged_record), so stores and tables leave it out
+        assert diverged.status == "diverged" and result.records[j].status == "ok"
+        assert diverged.divergence["step"] == error.value.step
+        assert diverged.divergence["where"] == error.value.where
 
 
 def test_tune_lr_agrees_with_the_sequential_tuner():

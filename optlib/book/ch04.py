@@ -21,8 +21,6 @@ from scipy import stats
 
 from optlib import figures
 from optlib.training import RunRecord, TuningResult, group_by_optimizer, training_loss_curve
-from optlib.training.sweep import SweepResult
-from optlib.training.tuning import tuning_result
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,7 +36,6 @@ __all__ = [
     "plot_loss_differences",
     "plot_lr_sensitivity",
     "plot_paired_differences",
-    "tuning_of",
 ]
 
 
@@ -130,18 +127,6 @@ STYLES: dict[str, LineStyle] = {
 }
 """The chapter's lines by run label. Within the MNIST comparison (``adam``, ``adagrad``) and
 within the Kingma & Ba protocol (the other four) colours, markers and dashes are all distinct."""
-
-
-def tuning_of(optimizer: str, result: SweepResult) -> TuningResult:
-    """What :func:`optlib.sweep.tune_lr` returns, from a sweep that the chapter keeps (its runs'
-    training curves draw the learning-rate study): each (lr, seed)'s final validation loss,
-    ``inf`` where the run diverged, summarised by :func:`optlib.train.tuning_result`."""
-    scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
-    for k, record in enumerate(result.records):
-        if result.diverged_at[k] is None:
-            scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
-    epochs = max(record.epochs for record in result.records)
-    return tuning_result(optimizer, result.lrs, result.seeds, scores, epochs)
 
 
 def legend_below(ax: Axes, ncol: int = 2) -> None:

@@ -31,7 +31,7 @@ from optlib.training.results import (
 )
 from optlib.training.sparse import make_sparse_classification, sparse_splits, zipf_feature_frequency
 from optlib.training.train import TASKS, Task, compare, evaluate, fit, make_task, objective
-from optlib.training.tuning import TuningResult, log_grid, tune_lr
+from optlib.training.tuning import TuningResult, log_grid, sweep_tuning, tune_lr
 
 __all__ = [
     "MLP",
@@ -61,6 +61,7 @@ __all__ = [
     "save_runs",
     "sparse_splits",
     "summarize",
+    "sweep_tuning",
     "training_loss_curve",
     "tune_lr",
     "zipf_feature_frequency",

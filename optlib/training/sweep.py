@@ -53,6 +53,7 @@ from torch import Tensor
 
 from optlib.optim import make_optimizer
 from optlib.training.harness import (
+    DIVERGENCE_FACTOR,
     chain_fingerprint,
     check_seeds,
     epoch_order,
@@ -230,8 +231,13 @@ class _Runs:
             if self.diverged_at[k] is None:
                 yield k % self.n_seeds, k // self.n_seeds, record
 
-    def diverge(self, s: int, i: int, step: int) -> None:
-        self.diverged_at[i * self.n_seeds + s] = step
+    def diverge(self, s: int, i: int, step: int, loss: float, where: str) -> None:
+        """End run (s, i) at ``step``; its record is kept, marked as ``fit`` marks one."""
+        k = i * self.n_seeds + s
+        self.diverged_at[k] = step
+        record = self.records[k]
+        record.status = "diverged"
+        record.divergence = {"step": step, "loss": loss, "lr": record.lr, "where": where}
 
     def add_losses(self, losses: list[list[float]], step: int) -> None:
         """Append each live run's minibatch loss; a non-finite loss ends the run at ``step``."""
@@ -239,7 +245,7 @@ class _Runs:
             if math.isfinite(losses[s][i]):
                 record.train_loss.append(losses[s][i])
             else:
-                self.diverge(s, i, step)
+                self.diverge(s, i, step, losses[s][i], "minibatch loss")
 
     def end_epoch(self, epoch: int, step: int, seconds: float) -> None:
         for _, _, record in self.live():
@@ -258,7 +264,11 @@ class _Runs:
             if not (math.isfinite(train_loss) and math.isfinite(val_loss)) or far_above_start(
                 train_loss, record.train_loss[0]
             ):
-                self.diverge(s, i, step)
+                where = "training-set loss"
+                if math.isfinite(train_loss) and math.isfinite(val_loss):
+                    first = record.train_loss[0]
+                    where += f", over {DIVERGENCE_FACTOR:g}x the first loss ({first:.3g}),"
+                self.diverge(s, i, step, train_loss, where)
                 continue
             record.eval_steps.append(step)
             record.epoch_train_loss.append(train_loss)

@@ -26,10 +26,10 @@ from optlib.training.harness import (
     progress_enabled,
 )
 from optlib.training.models import device as default_device
-from optlib.training.sweep import sweep
+from optlib.training.sweep import SweepResult, sweep
 from optlib.training.train import Task, fit
 
-__all__ = ["TuningResult", "log_grid", "tune_lr", "tuning_result"]
+__all__ = ["TuningResult", "log_grid", "sweep_tuning", "tune_lr", "tuning_result"]
 
 
 class TuningResult(NamedTuple):
@@ -200,8 +200,19 @@ def _tune_stacked(
     result = sweep(
         task, optimizer_name, lrs, seeds, eval_every_epoch=False, evaluate_test=False, **options
     )
+    return sweep_tuning(result, optimizer_name, epochs=options["epochs"])
+
+
+def sweep_tuning(result: SweepResult, label: str, *, epochs: int | None = None) -> TuningResult:
+    """The tuning a finished :func:`~optlib.training.sweep.sweep` amounts to: each (lr, seed)'s
+    final validation loss, ``inf`` where the run diverged, summarised by :func:`tuning_result`.
+
+    What ``tune_lr(..., stacked=True)`` returns; call it yourself to keep the sweep's runs too
+    (chapter 4 draws their training curves)."""
     scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
     for k, record in enumerate(result.records):
-        if result.diverged_at[k] is None:
+        if record.status != "diverged":
             scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
-    return tuning_result(optimizer_name, result.lrs, result.seeds, scores, options["epochs"])
+    if epochs is None:
+        epochs = max(record.epochs for record in result.records)
+    return tuning_result(label, result.lrs, result.seeds, scores, epochs)
