@@ -210,9 +210,9 @@ SUITES: dict[str, Suite] = {
             name="sparse",
             description="the sparse-feature task (optlib.training.sparse_splits: 2,000 Zipf "
             "features, rare ones carry the signal), logistic regression, Kingma & Ba's protocol "
-            "(alpha/sqrt(t), minibatches of 128), 50 epochs",
+            "(alpha/sqrt(t), minibatches of 128), 30 epochs",
             task="sparse",
-            epochs=50,
+            epochs=30,
             batch_size=KINGMA_BA_BATCH_SIZE,
             seeds=(0, 1, 2, 3, 4),
             tune_seeds=(0, 1),
