@@ -416,8 +416,7 @@ def tune(
         if not result.best_on_edge or len(extensions) == suite.max_grid_extensions:
             break
         side = "low" if result.best_lr == grid[0] else "high"
-        ratio = grid[1] / grid[0]
-        new = float(f"{grid[0] / ratio if side == 'low' else grid[-1] * ratio:.3g}")
+        new = _next_grid_point(grid, side)
         extensions.append({"lr": new, "side": side, "best_before": result.best_lr})
         log(
             f"{optimizer.label}: the best lr {result.best_lr:g} is on the grid's {side} edge; "
@@ -434,6 +433,16 @@ def tune(
     }
     store.update_meta(tuning={**store.meta.get("tuning", {}), optimizer.label: entry})
     return result
+
+
+def _next_grid_point(grid: Sequence[float], side: str) -> float:
+    """The learning rate one grid step beyond the ``"low"`` or ``"high"`` end of a log-spaced
+    ``grid``, rounded as :func:`optlib.training.tuning.log_grid` rounds (``3.16e-6`` above ``1e-6,
+    3.16e-6``, ``1e-5``; not ``9.99e-6``)."""
+    per_decade = round(1 / math.log10(grid[1] / grid[0]))
+    edge = grid[0] if side == "low" else grid[-1]
+    exponent = round(math.log10(edge) * per_decade) + (-1 if side == "low" else 1)
+    return float(f"{10.0 ** (exponent / per_decade):.3g}")
 
 
 def _tuning_from_meta(entry: dict[str, Any]) -> TuningResult:
