@@ -569,7 +569,14 @@ def add_suite_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_suite_command(args: argparse.Namespace, argv: Sequence[str]) -> None:
-    from optlib.book.suites import SUITES, run_suite, scaled, suite_config
+    from optlib.book.suites import (
+        SUITES,
+        load_results,
+        report_text,
+        run_suite,
+        scaled,
+        suite_config,
+    )
 
     torch.set_num_threads(args.threads)
     suite = scaled(
@@ -612,37 +619,8 @@ def run_suite_command(args: argparse.Namespace, argv: Sequence[str]) -> None:
         )
         raise SystemExit(128 + signum) from None
     store.finish()
-    print(suite_report_text(out))
+    print(report_text(load_results(out)))
     print(f"wall time {store.meta['wall_seconds']:.0f} s; results in {out}")
-
-
-def suite_report_text(path: Path) -> str:
-    """The report of a suite's results file, as text: budget, table, and what it leaves out."""
-    from optlib.book.suites import SUITES, final_runs
-    from optlib.figures.suites import suite_table
-    from optlib.training.report import suite_report
-
-    runs, meta = load_document(path)
-    config = meta.get("config", {})
-    if config.get("name") not in SUITES:
-        raise ValueError(f"{path}: not a suite's results file (meta.config.name is missing)")
-    suite = SUITES[config["name"]]
-    finals = final_runs(runs)
-    if not finals:
-        return f"{path}: no final runs yet ({len(runs)} tuning runs)"
-    rows = suite_report(finals, reference=config["reference"], target=suite.target_val_loss)
-    seeds, tune_seeds = config["seeds"], config["tune_seeds"]
-    lines = [
-        f"{config['name']}: {config['epochs']} epochs, batch size {config['batch_size']}, "
-        f"final runs on {len(seeds)} seeds, lr tuned at the full budget on {len(tune_seeds)} "
-        f"seed(s) by the final validation loss"
-        + ("" if meta.get("complete") else f" (INCOMPLETE: {len(finals)} final runs so far)"),
-        suite_table(rows, target=suite.target_val_loss).to_text(),
-        "Δ: paired differences against the reference on the same seeds (diverged runs and "
-        "their pairs left out); time to target: first per-epoch evaluation at or below it, "
-        "training time only.",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -656,7 +634,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "suite":
             run_suite_command(args, argv)
         elif args.command == "report":
-            print(suite_report_text(args.results))
+            from optlib.book.suites import load_results, report_text
+
+            print(report_text(load_results(args.results)))
         else:
             run_plot(args)
     except (ValueError, OSError, MnistError) as error:

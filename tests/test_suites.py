@@ -364,6 +364,12 @@ def test_suite_command_runs_a_tiny_budget_and_reports(tmp_path, capsys):
     assert json.loads(again.read_text())["runs"][0]["train_loss"] == run["train_loss"]
     assert main(["report", str(out)]) == 0
     assert "kb-logreg: 1 epochs" in capsys.readouterr().out
+    results = suites.load_results(out)
+    assert len(results.runs) == 12 and set(results.tuning) == {
+        o.label for o in results.suite.optimizers
+    }
+    assert all(tuned.best_lr == results.runs[0].lr for tuned in results.tuning.values()
+               if tuned.optimizer == results.runs[0].optimizer)  # fmt: skip
     with pytest.raises(SystemExit) as refused:  # the file exists: never replaced silently
         main(["suite", "kb-logreg", "--out", str(out), "--epochs", "1"])
     assert refused.value.code == 2 and "already exists" in capsys.readouterr().err
@@ -384,3 +390,10 @@ def test_slow_suites_run_at_a_tiny_budget(tmp_path, name):
     rows = suite_report(finals, reference="adam", target=suite.target_val_loss)
     assert [row.optimizer for row in rows] == ["adam", "adagrad", "adamw", "rmsprop", "nesterov"]
     assert all(row.n_runs + row.n_diverged == 2 for row in rows)
+
+
+def test_load_results_refuses_a_file_that_is_not_a_suites(tmp_path):
+    path = tmp_path / "compare.json"
+    path.write_text(json.dumps({"meta": {"config": {"task": "mnist-mlp"}}, "runs": []}))
+    with pytest.raises(ValueError, match=f"{path}: not a suite's results file"):
+        suites.load_results(path)

@@ -49,7 +49,8 @@ from optlib.book.experiments import (
     with_inverse_sqrt_decay,
 )
 from optlib.training.harness import DIVERGENCE_FACTOR, OptimizerFactory, optimizer_factory
-from optlib.training.results import RunRecord
+from optlib.training.report import OptimizerSummary, suite_report
+from optlib.training.results import RunRecord, load_document
 from optlib.training.runstore import RunStore
 from optlib.training.sweep import sweep
 from optlib.training.train import Task, compare, make_task
@@ -60,8 +61,11 @@ __all__ = [
     "SUITES",
     "Suite",
     "SuiteOptimizer",
+    "SuiteResults",
     "compact_record",
     "final_runs",
+    "load_results",
+    "report_text",
     "run_suite",
     "scaled",
     "suite_config",
@@ -578,4 +582,62 @@ def format_tuning(result: TuningResult, extensions: Sequence[dict[str, Any]] = (
         lines.append(
             f"  warning: the best lr is still on the grid's edge after {len(extensions)} extensions"
         )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a results file
+# --------------------------------------------------------------------------------------------
+class SuiteResults(NamedTuple):
+    """A suite's results file, read: what chapter 4 and ``python -m optlib report`` show."""
+
+    suite: Suite
+    """The suite as defined now (:data:`SUITES`); ``tests/test_results.py`` checks that the
+    file was made by this definition."""
+    meta: dict[str, Any]
+    """The file's ``meta``: config, provenance (command, commit, versions, CPU, threads, wall
+    seconds), ``complete``, ``tuning``."""
+    runs: list[RunRecord]
+    """The final runs."""
+    tuning: dict[str, TuningResult]
+    """Per optimizer label, the tuning at the full budget (every lr tried, extensions
+    included)."""
+
+    def report(self) -> list[OptimizerSummary]:
+        """:func:`optlib.training.report.suite_report` of the final runs: against the suite's
+        reference, with its validation-loss target."""
+        return suite_report(
+            self.runs, reference=self.suite.reference, target=self.suite.target_val_loss
+        )
+
+
+def load_results(path: str | Path) -> SuiteResults:
+    """Read a suite's results file (complete or not); errors name the file."""
+    runs, meta = load_document(path)
+    name = meta.get("config", {}).get("name")
+    if name not in SUITES:
+        raise ValueError(f"{path}: not a suite's results file (meta.config.name is {name!r})")
+    tuning = {label: _tuning_from_meta(entry) for label, entry in meta.get("tuning", {}).items()}
+    return SuiteResults(SUITES[name], meta, final_runs(runs), tuning)
+
+
+def report_text(results: SuiteResults) -> str:
+    """The report as text: the budget, the table (:func:`optlib.figures.suites.suite_table`),
+    and how to read it."""
+    from optlib.figures.suites import suite_table
+
+    config, meta = results.meta["config"], results.meta
+    if not results.runs:
+        return f"{config['name']}: no final runs yet ({len(results.tuning)} optimizers tuned)"
+    planned = len(config["optimizers"]) * len(config["seeds"])
+    lines = [
+        f"{config['name']}: {config['epochs']} epochs, batch size {config['batch_size']}, final "
+        f"runs on {len(config['seeds'])} seeds, lr tuned at the full budget on "
+        f"{len(config['tune_seeds'])} seed(s) by the final validation loss"
+        + ("" if meta.get("complete") else f" (INCOMPLETE: {len(results.runs)} of {planned})"),
+        suite_table(results.report(), target=results.suite.target_val_loss).to_text(),
+        "Δ: paired differences against the reference on the same seeds (diverged runs and their "
+        "pairs left out); time to target: first per-epoch evaluation at or below it, training "
+        "time only.",
+    ]
     return "\n".join(lines)
