@@ -363,7 +363,10 @@ def test_suite_command_runs_a_tiny_budget_and_reports(tmp_path, capsys):
     assert main([*run["reproduce"], "--threads", "1", "--out", str(again), "--no-progress"]) == 0
     assert json.loads(again.read_text())["runs"][0]["train_loss"] == run["train_loss"]
     assert main(["report", str(out)]) == 0
-    assert "kb-logreg: 1 epochs" in capsys.readouterr().out
+    assert (
+        "kb-logreg, batch size 128: 1 epochs, 2 seeds; learning rates tuned at 1 epochs on 1"
+        in (capsys.readouterr().out)
+    )
     results = suites.load_results(out)
     assert len(results.runs) == 12 and set(results.tuning) == {
         o.label for o in results.suite.optimizers

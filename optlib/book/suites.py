@@ -603,6 +603,23 @@ class SuiteResults(NamedTuple):
     """Per optimizer label, the tuning at the full budget (every lr tried, extensions
     included)."""
 
+    @property
+    def budget(self) -> str:
+        """The budget in words, e.g. "45 epochs, 5 seeds; learning rates tuned at 45 epochs on
+        2 seeds (grids of 5 values, half a decade apart)"."""
+        config = self.meta["config"]
+        sizes = sorted({len(o["grid"]) for o in config["optimizers"]})
+        grids = " or ".join(str(size) for size in sizes)
+        extended = sum(
+            bool(entry.get("extended")) for entry in self.meta.get("tuning", {}).values()
+        )
+        note = f"; {extended} grid(s) extended at the edge" if extended else ""
+        return (
+            f"{config['epochs']} epochs, {len(config['seeds'])} seeds; learning rates tuned at "
+            f"{config['epochs']} epochs on {len(config['tune_seeds'])} seed(s) (grids of {grids} "
+            f"values, half a decade apart{note})"
+        )
+
     def report(self) -> list[OptimizerSummary]:
         """:func:`optlib.training.report.suite_report` of the final runs: against the suite's
         reference, with its validation-loss target."""
@@ -631,10 +648,9 @@ def report_text(results: SuiteResults) -> str:
         return f"{config['name']}: no final runs yet ({len(results.tuning)} optimizers tuned)"
     planned = len(config["optimizers"]) * len(config["seeds"])
     lines = [
-        f"{config['name']}: {config['epochs']} epochs, batch size {config['batch_size']}, final "
-        f"runs on {len(config['seeds'])} seeds, lr tuned at the full budget on "
-        f"{len(config['tune_seeds'])} seed(s) by the final validation loss"
-        + ("" if meta.get("complete") else f" (INCOMPLETE: {len(results.runs)} of {planned})"),
+        f"{config['name']}, batch size {config['batch_size']}: {results.budget}; each lr "
+        "chosen by the mean final validation loss"
+        + ("" if meta.get("complete") else f" (INCOMPLETE: {len(results.runs)} of {planned} runs)"),
         suite_table(results.report(), target=results.suite.target_val_loss).to_text(),
         "Δ: paired differences against the reference on the same seeds (diverged runs and their "
         "pairs left out); time to target: first per-epoch evaluation at or below it, training "
