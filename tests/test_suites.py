@@ -23,7 +23,7 @@ from optlib.figures.suites import (
     suite_table,
 )
 from optlib.optim import make_optimizer
-from optlib.training import RunRecord, Task, fit, make_model
+from optlib.training import RunRecord, Task, evaluate, fit, make_model
 from optlib.training.data import DataSplits
 from optlib.training.harness import optimizer_factory
 from optlib.training.models import CNN, SeededDropout
@@ -51,6 +51,18 @@ def test_cnn_shapes_and_seeded_initialisation():
         assert torch.equal(p, q) and not torch.equal(p, r)
     with pytest.raises(ValueError, match="Invalid in_features: 20"):
         make_model("cnn", seed=0, in_features=20)
+
+
+def test_cnn_is_evaluated_in_chunks_of_its_eval_batch_size():
+    model = make_model("cnn", seed=0)
+    x, y = torch.rand(1200, 784), torch.randint(10, (1200,))
+    sizes = []
+    model.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
+    chunked = evaluate(model, x, y)
+    assert sizes == [500, 500, 200]
+    whole = evaluate(model, x, y, batch_size=1200)
+    assert chunked.accuracy == whole.accuracy
+    assert chunked.loss == pytest.approx(whole.loss, rel=1e-6)
 
 
 def test_kingma_ba_mlp_with_dropout_starts_from_the_weights_without():

@@ -134,6 +134,11 @@ class CNN(nn.Module):
     Inputs of shape ``(N, 784)`` or ``(N, 1, 28, 28)`` both work.
     """
 
+    eval_batch_size = 500
+    """Images per forward pass in :func:`optlib.training.evaluate`: on one CPU thread, 10,000
+    images at once took 9.4 s and 20 chunks of 500 took 2.6 s (measured on the validation split;
+    the activations of 10,000 images no longer fit in the caches)."""
+
     def __init__(self, in_features: int = MNIST_FEATURES, n_classes: int = MNIST_CLASSES) -> None:
         super().__init__()
         if in_features != MNIST_FEATURES:

@@ -184,9 +184,12 @@ class Evaluation(NamedTuple):
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = EVAL_BATCH_SIZE
+    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int | None = None
 ) -> Evaluation:
-    """Loss and accuracy of ``model`` on ``(x, y)``, in large batches without gradients."""
+    """Loss and accuracy of ``model`` on ``(x, y)``, in large batches without gradients: of
+    ``batch_size`` examples, by default the model's ``eval_batch_size`` if it has one, else
+    :data:`EVAL_BATCH_SIZE`."""
+    batch_size = batch_size or getattr(model, "eval_batch_size", EVAL_BATCH_SIZE)
     was_training = model.training
     model.eval()
     total_loss = 0.0
