@@ -541,26 +541,16 @@ def _train_tuning_runs(
 
 
 def _mark_divergence(record: RunRecord, diverged_at: int | None) -> None:
-    """Apply :func:`optlib.training.fit`'s divergence rules to a sweep's record: a non-finite
-    loss (the sweep stopped recording it), or a final training-set loss above
-    :data:`~optlib.training.harness.DIVERGENCE_FACTOR` times the first minibatch loss."""
+    """Mark a sweep's record that diverged (by :func:`optlib.training.fit`'s rules: a loss that
+    is not finite, or a training-set loss far above its first) as ``fit``'s would be."""
     if diverged_at is not None:
         record.status = "diverged"
         record.divergence = {
             "step": diverged_at,
             "loss": math.nan,
             "lr": record.lr,
-            "where": "minibatch or evaluation loss (not finite)",
-        }
-    elif record.epoch_train_loss and record.epoch_train_loss[-1] > (
-        DIVERGENCE_FACTOR * record.train_loss[0]
-    ):
-        record.status = "diverged"
-        record.divergence = {
-            "step": record.steps,
-            "loss": record.epoch_train_loss[-1],
-            "lr": record.lr,
-            "where": f"training-set loss, over {DIVERGENCE_FACTOR:g}x the first loss",
+            "where": f"a non-finite loss, or a training-set loss over {DIVERGENCE_FACTOR:g}x the "
+            "first (the sweep does not record which)",
         }
 
 
