@@ -115,7 +115,7 @@ def plot_suite_differences(
         )
     ax.axvline(0.0, color="0.4", linewidth=1)
     ax.set_yticks(range(len(shown)), [_style(row.optimizer).label for row, _ in shown])
-    ax.set_ylim(-0.5, len(shown) - 0.5)
+    ax.set_ylim(len(shown) - 0.5, -0.5)  # top to bottom in the table's order
     unit = "percentage points" if metric == "accuracy" else "nats"
     what = "test accuracy" if metric == "accuracy" else "final validation loss"
     ax.set_xlabel(f"{what} minus the reference's, same seed ({unit}; 95 % CI)")
