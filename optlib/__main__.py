@@ -7,9 +7,18 @@ Examples::
     python -m optlib compare --task mnist-mlp --optimizers adam adagrad --lr adam=1e-3 adagrad=0.05
     python -m optlib compare --task mnist-logreg --optimizers adam adagrad --tune --out tuned.json
     python -m optlib compare ... --out results/mnist-mlp.json --resume   # after Ctrl-C or a kill
+    python -m optlib compare --task mnist-logreg --optimizers sgd --lr 3.16 --l2 1e-4 \\
+        --hyperparameters momentum=0.9 nesterov=true --decay inverse-sqrt --batch-size 128
     python -m optlib plot results/mnist-mlp.json --out results/mnist-mlp.png
+    python -m optlib suite kb-logreg --out results/kb-logreg.json     # a full-budget suite
+    python -m optlib report results/kb-logreg.json                    # its report
 
-Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise.
+Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise,
+and torch's defaults for the rest unless ``--hyperparameters`` sets them; ``--decay
+inverse-sqrt`` makes the step size lr/sqrt(t)
+(:func:`optlib.book.experiments.with_inverse_sqrt_decay`).
+``suite`` runs one of :data:`optlib.book.suites.SUITES` (tuning at the full budget, then the
+final runs, all in one resumable results file); ``report`` prints a suite file's report.
 ``--tune`` picks each optimizer's learning rate from ``--lr-grid`` by the mean final validation
 loss over the same seeds (see :func:`optlib.training.tune_lr`; it runs with ``stacked=True``,
 which trains all of an optimizer's (learning rate, seed) pairs at once); the test split is only
