@@ -21,8 +21,16 @@ from optlib.book.suites import KEPT_STEPS, SUITES, suite_config
 from optlib.training.runstore import provenance
 
 RESULTS = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))
-SAMPLE_SIZE = 2
-"""Final runs re-run per file: the first and the last stored (two optimizers, two seeds)."""
+
+
+def sample(runs: list[dict]) -> list[dict]:
+    """Two final runs of a file: the first stored, and the first whose optimizer has
+    hyperparameters of its own (SGD + Nesterov), else the last: two optimizers, and every option
+    of ``reproduce`` exercised."""
+    if len(runs) < 2:
+        return runs
+    other = [run for run in runs[1:] if "--hyperparameters" in run["reproduce"]] or runs[-1:]
+    return [runs[0], other[0]]
 
 
 def final_runs(path: Path) -> list[dict]:
@@ -32,8 +40,7 @@ def final_runs(path: Path) -> list[dict]:
 def sampled_runs() -> list:
     cases = []
     for path in RESULTS:
-        runs = [run for run in final_runs(path) if run["status"] == "ok"]
-        for run in [runs[0], runs[-1]] if len(runs) > 1 else runs:
+        for run in sample([run for run in final_runs(path) if run["status"] == "ok"]):
             cases.append(pytest.param(path, run["run_id"], id=f"{path.stem}:{run['run_id']}"))
     return cases
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from scipy import stats
 
-from optlib.__main__ import main
+from optlib.__main__ import main, parse_hyperparameters
 from optlib.book import suites
 from optlib.book.experiments import with_inverse_sqrt_decay
 from optlib.figures.suites import (
@@ -412,3 +412,19 @@ def test_load_results_refuses_a_file_that_is_not_a_suites(tmp_path):
     path.write_text(json.dumps({"meta": {"config": {"task": "mnist-mlp"}}, "runs": []}))
     with pytest.raises(ValueError, match=f"{path}: not a suite's results file"):
         suites.load_results(path)
+
+
+def test_hyperparameters_on_the_command_line_are_numbers_or_booleans():
+    assert parse_hyperparameters(["momentum=0.9", "nesterov=true", "centered=False"]) == {
+        "momentum": 0.9,
+        "nesterov": True,
+        "centered": False,
+    }
+    for tokens, message in [
+        (["momentum"], "expected KEY=VALUE"),
+        (["lr=0.1"], "with --lr"),
+        (["momentum=0.9", "momentum=0.8"], "sets 'momentum' twice"),
+        (["nesterov=yes"], "'yes' is not a number or true/false"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_hyperparameters(tokens)
