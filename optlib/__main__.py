@@ -7,9 +7,18 @@ Examples::
     python -m optlib compare --task mnist-mlp --optimizers adam adagrad --lr adam=1e-3 adagrad=0.05
     python -m optlib compare --task mnist-logreg --optimizers adam adagrad --tune --out tuned.json
     python -m optlib compare ... --out results/mnist-mlp.json --resume   # after Ctrl-C or a kill
+    python -m optlib compare --task mnist-logreg --optimizers sgd --lr 3.16 --l2 1e-4 \\
+        --hyperparameters momentum=0.9 nesterov=true --decay inverse-sqrt --batch-size 128
     python -m optlib plot results/mnist-mlp.json --out results/mnist-mlp.png
+    python -m optlib suite kb-logreg --out results/kb-logreg.json     # a full-budget suite
+    python -m optlib report results/kb-logreg.json                    # its report
 
-Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise.
+Each optimizer uses torch's default learning rate unless ``--lr`` or ``--tune`` says otherwise,
+and torch's defaults for the rest unless ``--hyperparameters`` sets them; ``--decay
+inverse-sqrt`` makes the step size lr/sqrt(t)
+(:func:`optlib.book.experiments.with_inverse_sqrt_decay`).
+``suite`` runs one of :data:`optlib.book.suites.SUITES` (tuning at the full budget, then the
+final runs, all in one resumable results file); ``report`` prints a suite file's report.
 ``--tune`` picks each optimizer's learning rate from ``--lr-grid`` by the mean final validation
 loss over the same seeds (see :func:`optlib.training.tune_lr`; it runs with ``stacked=True``,
 which trains all of an optimizer's (learning rate, seed) pairs at once); the test split is only
@@ -41,6 +50,7 @@ from optlib.figures import plot_runs, summary_table
 from optlib.optim import DEFAULT_LR, OPTIMIZERS, make_optimizer
 from optlib.training.data import DATA_DIR_ENV, MnistError
 from optlib.training.files import check_writable, load_checkpoint
+from optlib.training.harness import OptimizerSpec, as_factory
 from optlib.training.models import device
 from optlib.training.results import load_document, summarize
 from optlib.training.runstore import RunStore
@@ -83,6 +93,47 @@ def parse_lrs(tokens: Sequence[str], optimizers: Sequence[str]) -> dict[str, flo
         name: specific.get(name, shared if shared is not None else DEFAULT_LR[name])
         for name in optimizers
     }
+
+
+DECAYS = ("constant", "inverse-sqrt")
+
+
+def parse_hyperparameters(tokens: Sequence[str]) -> dict[str, float | bool]:
+    """``KEY=VALUE`` tokens as a dict: ``true``/``false`` are booleans, anything else a number."""
+    result: dict[str, float | bool] = {}
+    for token in tokens:
+        key, equals, text = token.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(f"Invalid --hyperparameters entry {token!r}: expected KEY=VALUE")
+        if key == "lr":
+            raise ValueError("--hyperparameters: set the learning rate with --lr")
+        if key in result:
+            raise ValueError(f"--hyperparameters sets {key!r} twice")
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            result[key] = lowered == "true"
+            continue
+        try:
+            result[key] = float(text)
+        except ValueError:
+            raise ValueError(
+                f"Invalid --hyperparameters entry {token!r}: {text!r} is not a number or true/false"
+            ) from None
+    return result
+
+
+def optimizer_specs(
+    names: Sequence[str], lrs: dict[str, float], hyperparameters: dict, decay: str
+) -> dict[str, OptimizerSpec]:
+    """What ``compare`` trains: each optimizer with its lr, the shared hyperparameters and the
+    step-size schedule."""
+    specs = {name: (name, {"lr": lrs[name], **hyperparameters}) for name in names}
+    if decay == "constant":
+        return specs
+    from optlib.book.experiments import with_inverse_sqrt_decay
+
+    return {name: with_inverse_sqrt_decay(as_factory(spec)) for name, spec in specs.items()}
 
 
 def positive_int(text: str) -> int:
@@ -154,6 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--tune-epochs", type=positive_int, help="epochs per tuning run (default: --epochs)"
     )
+    run.add_argument(
+        "--hyperparameters",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other hyperparameters of every optimizer, e.g. momentum=0.9 nesterov=true "
+        "(default: torch's)",
+    )
+    run.add_argument(
+        "--decay",
+        choices=DECAYS,
+        default="constant",
+        help="step-size schedule: constant, or inverse-sqrt (lr/sqrt(t), Kingma & Ba's "
+        "logistic regression; default: constant)",
+    )
     run.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the weight matrices")
     run.add_argument("--subset", type=positive_int, help="train on the first N training examples")
     run.add_argument(
@@ -197,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing --out (and its checkpoints)"
     )
 
+    add_suite_parsers(commands)
+
     plot = commands.add_parser(
         "plot", help="plot a results file: training loss and test accuracy, mean ± std"
     )
@@ -231,11 +299,13 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def check_learning_rates(task: train.Task, lrs: dict[str, list[float]]) -> None:
-    """One step of every optimizer with every learning rate it may use, on a copy of the task's
-    model with zero gradients, so that a value it refuses (e.g. an lr the parameters' dtype
-    cannot hold, which torch.optim-style optimizers check when they step) stops the command
-    before any training rather than when that optimizer's turn comes."""
+def check_learning_rates(
+    task: train.Task, lrs: dict[str, list[float]], hyperparameters: dict | None = None
+) -> None:
+    """One step of every optimizer with every learning rate it may use (and ``hyperparameters``),
+    on a copy of the task's model with zero gradients, so that a value it refuses (e.g. an lr the
+    parameters' dtype cannot hold, which torch.optim-style optimizers check when they step)
+    stops the command before any training rather than when that optimizer's turn comes."""
     model = task.make_model(0)
     for name, values in lrs.items():
         for lr in values:
@@ -243,7 +313,7 @@ def check_learning_rates(task: train.Task, lrs: dict[str, list[float]]) -> None:
             for param in params:
                 param.grad = torch.zeros_like(param)
             try:
-                make_optimizer(name, params, lr=lr).step()
+                make_optimizer(name, params, lr=lr, **(hyperparameters or {})).step()
             except (ValueError, TypeError) as error:
                 raise ValueError(f"{name} with lr={lr:g}: {error}") from None
 
@@ -252,6 +322,10 @@ def reproduce_args(args: argparse.Namespace, name: str, seed: int, lr: float) ->
     """The ``python -m optlib`` arguments (without ``--out``) that re-run one run exactly."""
     argv = ["compare", "--task", args.task, "--optimizers", name, "--seed", str(seed)]
     argv += ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--lr", repr(lr)]
+    if args.hyperparameters:
+        argv += ["--hyperparameters", *args.hyperparameters]
+    if args.decay != "constant":
+        argv += ["--decay", args.decay]
     if args.l2:
         argv += ["--l2", repr(args.l2)]
     if args.subset:
@@ -276,6 +350,13 @@ def compare_config(args: argparse.Namespace, seeds: list[int], lrs: dict[str, fl
         "l2": args.l2,
         "subset": args.subset,
         "max_steps": args.max_steps,
+        # only when set, so that files made before these options existed still resume
+        **(
+            {"hyperparameters": parse_hyperparameters(args.hyperparameters)}
+            if args.hyperparameters
+            else {}
+        ),
+        **({"decay": args.decay} if args.decay != "constant" else {}),
     }
 
 
@@ -287,13 +368,19 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
     if args.tune and args.lr:
         raise ValueError("--tune chooses the learning rates; do not combine it with --lr")
     lrs = parse_lrs(args.lr, args.optimizers)
+    hyperparameters = parse_hyperparameters(args.hyperparameters)
+    if args.tune and args.decay != "constant":
+        raise ValueError(
+            "--tune does not run step-size schedules; the suite command tunes them "
+            "(python -m optlib suite --help)"
+        )
     seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
     # Everything that can fail is checked before training, fastest first.
     check_writable(args.out)
     RunStore.check(args.out, resume=args.resume, force=args.force)
     task = train.make_task(args.task, l2=args.l2, data_dir=args.data_dir)
     grid = {name: list(args.lr_grid) if args.tune else [lrs[name]] for name in args.optimizers}
-    check_learning_rates(task, grid)
+    check_learning_rates(task, grid, hyperparameters)
     store = RunStore.open(
         args.out,
         compare_config(args, seeds, lrs),
@@ -312,7 +399,7 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str]) -> None:
         with signals_interrupt():
             tune_into(store, args, task, seeds, lrs)
             runs = train.compare(
-                {name: (name, {"lr": lrs[name]}) for name in args.optimizers},
+                optimizer_specs(args.optimizers, lrs, hyperparameters, args.decay),
                 task,
                 seeds,
                 epochs=args.epochs,
@@ -360,6 +447,7 @@ def tune_into(
                 seeds,
                 epochs=args.tune_epochs or args.epochs,
                 batch_size=args.batch_size,
+                hyperparameters=parse_hyperparameters(args.hyperparameters),
                 progress=args.progress,
                 train_subset=args.subset,
                 max_steps=args.max_steps,
@@ -438,6 +526,112 @@ def run_plot(args: argparse.Namespace) -> None:
 PROG = "python -m optlib"
 
 
+# --------------------------------------------------------------------------------------------
+# Full-budget suites
+# --------------------------------------------------------------------------------------------
+def add_suite_parsers(commands: argparse._SubParsersAction) -> None:
+    from optlib.book.suites import SUITES
+
+    suite = commands.add_parser(
+        "suite",
+        help="run a full-budget suite: tune every optimizer's lr at the full budget, then "
+        "compare them on several seeds",
+        description="Runs one suite of optlib.book.suites into one results file: tuning runs "
+        "and final runs, each stored as it finishes (resume with --resume). Prints the report "
+        "(mean ± std, paired differences against Adam with 95 %% intervals, time to the "
+        "validation-loss target) and the wall time. "
+        + " ".join(f"{name}: {s.description}." for name, s in SUITES.items()),
+    )
+    suite.add_argument("name", choices=list(SUITES), metavar="NAME", help=", ".join(SUITES))
+    suite.add_argument("--out", type=Path, help="results file (default: results/NAME.json)")
+    existing = suite.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted --out made by the same command",
+    )
+    existing.add_argument("--force", action="store_true", help="replace an existing --out")
+    suite.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch CPU threads (default: 1, so that stored runs reproduce bit for bit)",
+    )
+    smaller = suite.add_argument_group(
+        "a smaller budget (smoke tests, a quick look; recorded in the file)"
+    )
+    smaller.add_argument("--epochs", type=positive_int, help="epochs of every run")
+    smaller.add_argument("--seeds", type=positive_int, help="final runs on seeds 0..N-1")
+    smaller.add_argument("--tune-seeds", type=positive_int, help="tuning on seeds 0..N-1")
+    smaller.add_argument("--subset", type=positive_int, help="first N training examples")
+    suite.add_argument(
+        "--data-dir", help=f"the folder whose mnist/ holds the MNIST files, as ${DATA_DIR_ENV}"
+    )
+    bars = suite.add_mutually_exclusive_group()
+    bars.add_argument("--progress", dest="progress", action="store_true", default=None)
+    bars.add_argument("--no-progress", dest="progress", action="store_false")
+
+    report = commands.add_parser(
+        "report", help="print the report of a suite's results file (complete or not)"
+    )
+    report.add_argument("results", type=Path)
+
+
+def run_suite_command(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    from optlib.book.suites import (
+        SUITES,
+        load_results,
+        report_text,
+        run_suite,
+        scaled,
+        suite_config,
+    )
+
+    torch.set_num_threads(args.threads)
+    suite = scaled(
+        SUITES[args.name],
+        epochs=args.epochs,
+        seeds=args.seeds,
+        tune_seeds=args.tune_seeds,
+        subset=args.subset,
+    )
+    out = args.out or Path("results") / f"{suite.name}.json"
+    check_writable(out)
+    RunStore.check(out, resume=args.resume, force=args.force)
+    task = train.make_task(suite.task, l2=suite.l2, data_dir=args.data_dir)
+    for optimizer in suite.optimizers:
+        check_learning_rates(
+            task, {optimizer.name: list(optimizer.grid)}, optimizer.hyperparameters
+        )
+    store = RunStore.open(
+        out, suite_config(suite), resume=args.resume, force=args.force, command=argv
+    )
+    n_planned = len(suite.optimizers) * len(suite.seeds)
+    n_final = sum(1 for run in store.runs if run.get("role") == "final")
+    print(
+        f"suite {suite.name}: {suite.description}; {torch.get_num_threads()} thread(s); "
+        f"{len(store)} runs already in {out} ({n_final} of {n_planned} final runs)",
+        flush=True,
+    )
+    try:
+        with signals_interrupt():
+            run_suite(suite, store, task=task, progress=args.progress)
+    except KeyboardInterrupt as interrupt:
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        command = [arg for arg in argv if arg != "--force"]
+        command += [] if "--resume" in command else ["--resume"]
+        print(
+            f"{PROG} suite: interrupted by {signal.Signals(signum).name}. {len(store)} runs are "
+            f"saved in {store.path}; the run in progress goes on from its last checkpoint (a "
+            f"stacked tuning sweep starts over).\nTo continue: {PROG} {shlex.join(command)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(128 + signum) from None
+    store.finish()
+    print(report_text(load_results(out)))
+    print(f"wall time {store.meta['wall_seconds']:.0f} s; results in {out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m optlib`` and the ``optlib`` script; returns the exit code."""
     parser = build_parser()
@@ -446,6 +640,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             run_compare(args, argv)
+        elif args.command == "suite":
+            run_suite_command(args, argv)
+        elif args.command == "report":
+            from optlib.book.suites import load_results, report_text
+
+            print(report_text(load_results(args.results)))
         else:
             run_plot(args)
     except (ValueError, OSError, MnistError) as error:

@@ -83,7 +83,7 @@ def test_invalid_arguments_are_named(kwargs, message):
 
 def test_unknown_model_error_lists_the_valid_names():
     with pytest.raises(ValueError, match="logreg.*mlp"):
-        make_model("cnn", seed=0)
+        make_model("resnet", seed=0)
 
 
 def test_device_prefers_cuda_when_available(monkeypatch):

@@ -41,6 +41,8 @@ STYLES: dict[str, Style] = {
     "adam-decayed": Style("#D55E00", "X", "-", "Adam, α/√t"),
     "nesterov-decayed": Style("#56B4E9", "^", (0, (5, 2, 1, 2, 1, 2)), "SGD + Nesterov, α/√t"),
     "adagrad-constant": Style("#0072B2", "D", "--", "Adagrad, constant α"),
+    "adamw-decayed": Style("#CC79A7", "h", (0, (8, 2, 2, 2)), "AdamW, α/√t"),
+    "rmsprop-decayed": Style("#E69F00", "v", (0, (3, 1, 1, 1)), "RMSprop, α/√t"),
 }
 """Every optimizer the book draws. Colours, markers and dash patterns are all distinct, except
 that a protocol label (``"adam-decayed"``, ...) looks like its optimizer (``tests/test_figures.py``

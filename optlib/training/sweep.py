@@ -44,20 +44,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from optlib.optim import make_optimizer
 from optlib.training.harness import (
     DIVERGENCE_FACTOR,
+    OptimizerFactory,
     chain_fingerprint,
     check_seeds,
     epoch_order,
     far_above_start,
+    optimizer_factory,
     progress_bar,
     progress_enabled,
     recorded_hyperparameters,
@@ -67,7 +68,11 @@ from optlib.training.models import parameter_fingerprint
 from optlib.training.results import RunRecord
 from optlib.training.train import EVAL_BATCH_SIZE, Task
 
-__all__ = ["StackedOptimizer", "SweepResult", "stacked_logits", "sweep"]
+__all__ = ["Schedule", "StackedOptimizer", "SweepResult", "stacked_logits", "sweep"]
+
+Schedule = Callable[[OptimizerFactory], OptimizerFactory]
+"""Wraps an optimizer factory into one whose optimizer changes its step size as it goes, per
+parameter group, e.g. :func:`optlib.book.experiments.with_inverse_sqrt_decay`."""
 
 
 class SweepResult(NamedTuple):
@@ -197,6 +202,7 @@ class StackedOptimizer:
         hyperparameters: Mapping[str, Any],
         params: dict[str, Tensor],
         lrs: Sequence[float],
+        schedule: Schedule | None = None,
     ) -> None:
         # Views of a detached tensor are leaves: an optimizer takes them, and updates in place.
         self.views = {name: p.detach().unbind(1) for name, p in params.items()}
@@ -204,7 +210,8 @@ class StackedOptimizer:
             {"params": [views[i] for views in self.views.values()], "lr": lr}
             for i, lr in enumerate(lrs)
         ]
-        self.optimizer = make_optimizer(optimizer_name, groups, **hyperparameters)
+        factory = optimizer_factory(optimizer_name, **hyperparameters)
+        self.optimizer = (schedule(factory) if schedule else factory)(groups)
 
     @torch.no_grad()
     def step(self, grads: Mapping[str, Tensor]) -> None:
@@ -319,6 +326,7 @@ def sweep(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     progress: bool | None = None,
+    schedule: Schedule | None = None,
 ) -> SweepResult:
     """Train ``optimizer_name`` with every learning rate in ``lrs`` on every seed, all at once.
 
@@ -327,7 +335,9 @@ def sweep(
     shuffling seed ``seed`` (same initial weights, same minibatches); see the module docstring.
     The arguments mean what they mean for :func:`~optlib.training.train.fit` and
     :func:`~optlib.training.tune_lr`; ``dtype`` (default: the task's feature dtype) is the dtype
-    of the weights.
+    of the weights. ``schedule`` (e.g. :func:`optlib.book.experiments.with_inverse_sqrt_decay`)
+    wraps the optimizer's factory as it would wrap ``fit``'s: each learning rate is one parameter
+    group, so a per-group schedule decays each from its own starting value.
     """
     lrs, seeds = tuple(float(lr) for lr in lrs), tuple(check_seeds(seeds))
     _check_arguments(lrs, seeds, epochs, batch_size, max_steps)
@@ -358,7 +368,7 @@ def sweep(
         stacked = per_seed.unsqueeze(1).expand(n_seeds, n_lrs, *per_seed.shape[1:])
         params[name] = stacked.to(run_device).contiguous().requires_grad_()
     # The optimizer class validates the hyperparameters (a ValueError naming the culprit).
-    optimizer = StackedOptimizer(optimizer_name, hyperparameters, params, lrs)
+    optimizer = StackedOptimizer(optimizer_name, hyperparameters, params, lrs, schedule)
 
     steps_per_epoch = math.ceil(n_train / batch_size)
     records = [

@@ -106,7 +106,16 @@ class Task(NamedTuple):
         )
 
 
-TASKS = ("mnist-mlp", "mnist-logreg", "sparse")
+MNIST_TASK_MODELS = {
+    "mnist-mlp": "mlp",
+    "mnist-logreg": "logreg",
+    "mnist-mlp-kb": "mlp-kb",
+    "mnist-mlp-kb-dropout": "mlp-kb-dropout",
+    "mnist-cnn": "cnn",
+}
+"""The MNIST tasks and their models (:data:`optlib.training.models.MODELS`)."""
+
+TASKS = (*MNIST_TASK_MODELS, "sparse")
 """Task names accepted by :func:`make_task`."""
 
 
@@ -124,6 +133,8 @@ def make_task(
     * ``"mnist-mlp"``: MNIST with the source article's 784-128-10 ReLU network;
     * ``"mnist-logreg"``: MNIST with multinomial logistic regression (the Adam paper's convex
       experiment; pass ``l2`` for its weight penalty);
+    * ``"mnist-mlp-kb"``, ``"mnist-mlp-kb-dropout"``: MNIST with the Adam paper's 784-1000-1000-10
+      ReLU network, without and with dropout; ``"mnist-cnn"``: MNIST with a small CNN;
     * ``"sparse"``: :func:`optlib.training.sparse.sparse_splits`, a synthetic task with sparse
       features where rare features carry signal (Adagrad's home ground), with logistic regression.
       ``sparse_options`` go to :func:`optlib.training.sparse.sparse_splits`.
@@ -146,7 +157,7 @@ def make_task(
         model = "logreg"
     else:
         splits = data.mnist_splits(val_size=val_size, seed=split_seed, data_dir=data_dir)
-        model = "mlp" if name == "mnist-mlp" else "logreg"
+        model = MNIST_TASK_MODELS[name]
     n_classes = int(max(splits.train_y.max(), splits.val_y.max(), splits.test_y.max())) + 1
     return Task(name, splits, model, int(splits.train_x.shape[1]), max(n_classes, 2), l2)
 
@@ -173,9 +184,12 @@ class Evaluation(NamedTuple):
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = EVAL_BATCH_SIZE
+    model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int | None = None
 ) -> Evaluation:
-    """Loss and accuracy of ``model`` on ``(x, y)``, in large batches without gradients."""
+    """Loss and accuracy of ``model`` on ``(x, y)``, in large batches without gradients: of
+    ``batch_size`` examples, by default the model's ``eval_batch_size`` if it has one, else
+    :data:`EVAL_BATCH_SIZE`."""
+    batch_size = batch_size or getattr(model, "eval_batch_size", EVAL_BATCH_SIZE)
     was_training = model.training
     model.eval()
     total_loss = 0.0
@@ -366,6 +380,8 @@ def compare(
     device: torch.device | str | None = None,
     store: RunStore | None = None,
     reproduce: Callable[[str, int], list[str]] | None = None,
+    evaluate_test: bool = True,
+    stored_form: Callable[[RunRecord], dict[str, Any]] = RunRecord.to_dict,
 ) -> list[RunRecord]:
     """Train every optimizer on every seed under identical conditions; one record per run.
 
@@ -381,7 +397,9 @@ def compare(
     the id ``"<label>/seed<seed>"``: a run the store holds is read back, not trained; a run with a
     checkpoint in the store resumes from it; every finished run is added to the store at once.
     ``reproduce(label, seed)``, if given, is stored in each record (the command line that re-runs
-    it alone).
+    it alone). ``stored_form(record)`` is what the store keeps of a run (default: everything;
+    :func:`optlib.book.suites.compact_record` keeps files small). ``evaluate_test=False`` never
+    looks at the test split (for tuning runs).
     """
     if not optimizers:
         raise ValueError("Invalid optimizers: empty")
@@ -411,6 +429,7 @@ def compare(
                         seed=seed,
                         optimizer_name=label,
                         eval_every_epoch=eval_every_epoch,
+                        evaluate_test=evaluate_test,
                         progress=show,
                         max_steps=max_steps,
                         train_subset=train_subset,
@@ -422,7 +441,7 @@ def compare(
                 record.run_id = run_id
                 record.reproduce = reproduce(label, seed) if reproduce else None
                 if store is not None:
-                    store.add(record.to_dict())
+                    store.add(stored_form(record))
                 records.append(record)
                 runs_bar.update()
     return records
