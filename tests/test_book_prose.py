@@ -132,3 +132,33 @@ def test_no_measured_number_is_typed_into_the_prose(page: Path) -> None:
         "from the cell that computes them ({glue:text}), or write constants as math/code:\n  "
         + "\n  ".join(found)
     )
+
+
+OPTLIB_NAME = re.compile(r"`(optlib(?:\.\w+)+)")
+
+
+def resolves(dotted: str) -> bool:
+    """Whether ``optlib.a.b.c`` names an importable module or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[split:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_optlib_name_the_prose_gives_exists(page: Path) -> None:
+    """A reader who looks up `optlib.training.fit` from the prose finds it: no stale names."""
+    names = sorted(set(OPTLIB_NAME.findall(markdown_of(page))))
+    stale = [name for name in names if not resolves(name)]
+    assert not stale, f"{page.relative_to(ROOT)} names what optlib does not have: {stale}"
