@@ -1,9 +1,6 @@
-r"""Chapter 4's helpers: paired differences across seeds, and the chapter's figures.
+r"""Chapter 4's figures (paired differences across seeds are
+:func:`optlib.training.report.paired_difference`).
 
-* :func:`paired_difference` summarises a comparison run seed by seed (same initial weights, same
-  minibatches for both optimizers): the mean difference, its Student-*t* confidence interval and
-  the smallest effect the experiment could have detected. It is what lets the chapter say "no
-  difference detected at this budget" with the size of difference that statement rules out.
 * :data:`STYLES`, :func:`plot_loss_curves`, :func:`plot_lr_sensitivity` and
   :func:`plot_paired_differences` draw the chapter's figures: every line has its own colour *and*
   marker *and* dash, so the four lines of the Kingma & Ba protocol (two of them Adagrad) stay
@@ -12,12 +9,10 @@ r"""Chapter 4's helpers: paired differences across seeds, and the chapter's figu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from optlib import figures
 from optlib.training import RunRecord, TuningResult, group_by_optimizer, training_loss_curve
@@ -25,80 +20,18 @@ from optlib.training import RunRecord, TuningResult, group_by_optimizer, trainin
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from optlib.training.report import PairedDifference
+
 
 __all__ = [
     "STYLES",
     "LineStyle",
-    "PairedDifference",
     "legend_below",
-    "paired_difference",
     "plot_loss_curves",
     "plot_loss_differences",
     "plot_lr_sensitivity",
     "plot_paired_differences",
 ]
-
-
-class PairedDifference(NamedTuple):
-    r"""Differences :math:`d_s = a_s - b_s` over seeds :math:`s = 1..n`, summarised."""
-
-    mean: float
-    low: float
-    """Lower end of the confidence interval of the mean difference."""
-    high: float
-    """Upper end of the confidence interval of the mean difference."""
-    std: float
-    """Sample standard deviation of the differences (``ddof=1``)."""
-    n: int
-    confidence: float
-    detectable: float
-    r"""Smallest true mean difference a two-sided paired *t*-test at level ``1 - confidence``
-    detects with probability ``power``: :math:`(t_{1-\alpha/2,\,n-1} + t_{\mathrm{power},\,n-1})
-    \, s/\sqrt{n}` (the usual normal-theory approximation, with the observed :math:`s`)."""
-
-
-def paired_difference(
-    a: Sequence[float], b: Sequence[float], *, confidence: float = 0.95, power: float = 0.8
-) -> PairedDifference:
-    r"""Mean of ``a[s] - b[s]`` over seeds, its Student-*t* interval and the detectable effect.
-
-    .. math:: \bar d \pm t_{1-\alpha/2,\,n-1}\, \frac{s_d}{\sqrt{n}}, \qquad
-              \alpha = 1 - \text{confidence}
-
-    ``a`` and ``b`` must be paired: entry ``s`` of each comes from the same seed.
-
-    >>> result = paired_difference([0.95, 0.96, 0.97], [0.94, 0.96, 0.95])
-    >>> round(result.mean, 4), result.low < result.mean < result.high, result.n
-    (0.01, True, 3)
-    """
-    a_values, b_values = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a_values.shape != b_values.shape or a_values.ndim != 1:
-        raise ValueError(
-            f"Invalid pairs: a has shape {a_values.shape}, b has shape {b_values.shape} "
-            "(expected two 1-D sequences of the same length, one entry per seed)"
-        )
-    if len(a_values) < 2:
-        raise ValueError(f"Invalid pairs: {len(a_values)} seed(s) (need at least 2)")
-    if not 0 < confidence < 1:
-        raise ValueError(f"Invalid confidence: {confidence} (expected a number in (0, 1))")
-    if not 0 < power < 1:
-        raise ValueError(f"Invalid power: {power} (expected a number in (0, 1))")
-    differences = a_values - b_values
-    n = len(differences)
-    mean = float(differences.mean())
-    std = float(differences.std(ddof=1))
-    standard_error = std / math.sqrt(n)
-    t_interval = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
-    t_power = float(stats.t.ppf(power, n - 1))
-    return PairedDifference(
-        mean=mean,
-        low=mean - t_interval * standard_error,
-        high=mean + t_interval * standard_error,
-        std=std,
-        n=n,
-        confidence=confidence,
-        detectable=(t_interval + t_power) * standard_error,
-    )
 
 
 # --------------------------------------------------------------------------------------------
