@@ -696,10 +696,17 @@ def still_png(fig: Figure, *, width_in: float = 7.0, dpi: int = 100) -> bytes:
             ax.set_title(titles[n], fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
-        still.legend(handles, labels, loc="upper center", ncol=min(4, len(labels)), frameon=False)
+        still.legend(
+            handles,
+            labels,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 0.82),
+            ncol=min(3, len(labels)),
+            frameon=False,
+        )
     still.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.8, wspace=0.25)
     buffer = io.BytesIO()
-    still.savefig(buffer, format="png", dpi=dpi)
+    still.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")  # the legend stays whole
     return buffer.getvalue()
 
 
