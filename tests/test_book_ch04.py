@@ -18,9 +18,8 @@ from matplotlib.colors import to_hex
 from scipy import stats
 from torch import nn
 
-from optlib import training
+from optlib import figures, training
 from optlib.book import ch04, experiments
-from optlib.book.ch04 import STYLES
 from optlib.training import DataSplits, report
 from optlib.training.report import paired_difference
 
@@ -97,8 +96,8 @@ def test_paired_difference_validates(a, b, options, match):
     ],
 )
 def test_lines_of_one_figure_differ_in_colour_marker_and_dash(group):
-    for field in ("color", "marker", "linestyle"):
-        values = [str(getattr(STYLES[label], field)) for label in group]
+    for field in ("color", "marker", "dash"):
+        values = [str(getattr(figures.style(label), field)) for label in group]
         assert len(set(values)) == len(values), field
 
 
@@ -131,10 +130,13 @@ def test_loss_curves_draw_each_label_in_its_style(tiny_runs):
     ch04.legend_below(ax)
     lines = ax.get_lines()
     assert [to_hex(line.get_color()) for line in lines] == [
-        STYLES["adam-decayed"].color.lower(),
-        STYLES["adagrad-decayed"].color.lower(),
+        figures.color("adam-decayed").lower(),
+        figures.color("adagrad-decayed").lower(),
     ]
-    assert [line.get_marker() for line in lines] == ["X", "o"]
+    assert [line.get_marker() for line in lines] == [
+        figures.style("adam-decayed").marker,
+        figures.style("adagrad-decayed").marker,
+    ]
     assert len(lines[0].get_xdata()) == 4  # 8 steps in windows of 2
     assert ax.get_legend() is not None and ax.get_yscale() == "log"
     plt.close(fig)

@@ -1,21 +1,21 @@
 r"""Chapter 4's figures (paired differences across seeds are
 :func:`optlib.training.report.paired_difference`).
 
-* :data:`STYLES`, :func:`plot_loss_curves`, :func:`plot_lr_sensitivity` and
-  :func:`plot_paired_differences` draw the chapter's figures: every line has its own colour *and*
-  marker *and* dash, so the four lines of the Kingma & Ba protocol (two of them Adagrad) stay
-  apart at a glance and in greyscale; legends go below the axes, off the data.
+* :func:`plot_loss_curves`, :func:`plot_loss_differences` and :func:`plot_paired_differences`
+  draw the chapter's figures in the book's palette (:func:`optlib.figures.style`: every line its
+  own colour *and* marker *and* dash, so the four lines of the Kingma & Ba protocol, two of them
+  Adagrad, stay apart at a glance and in greyscale); legends go below the axes, off the data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from optlib import figures
-from optlib.training import RunRecord, TuningResult, group_by_optimizer, training_loss_curve
+from optlib.training import RunRecord, group_by_optimizer, training_loss_curve
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,12 +24,9 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "STYLES",
-    "LineStyle",
     "legend_below",
     "plot_loss_curves",
     "plot_loss_differences",
-    "plot_lr_sensitivity",
     "plot_paired_differences",
 ]
 
@@ -37,31 +34,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
-class LineStyle(NamedTuple):
-    """How one line of the chapter is drawn and named."""
-
-    color: str
-    marker: str
-    linestyle: str | tuple[float, tuple[float, ...]]
-    name: str
-
-
-STYLES: dict[str, LineStyle] = {
-    "adam": LineStyle(figures.color("adam"), "X", "-", "Adam"),
-    "adagrad": LineStyle(figures.color("adagrad"), "D", "--", "Adagrad"),
-    "adam-decayed": LineStyle(figures.color("adam"), "X", "-", "Adam, α/√t"),
-    "nesterov-decayed": LineStyle(
-        figures.color("nesterov"), "^", (0, (5, 2, 1, 2)), "SGD + Nesterov, α/√t"
-    ),
-    "adagrad-constant": LineStyle(figures.color("adagrad"), "D", "--", "Adagrad, constant α"),
-    # The same optimizer as "adagrad-constant" on another schedule: a colour of its own (Tol's
-    # purple, used by no other optimizer in the book) so that no two lines of a figure share one.
-    "adagrad-decayed": LineStyle("#AA4499", "o", ":", "Adagrad, α/√t"),
-}
-"""The chapter's lines by run label. Within the MNIST comparison (``adam``, ``adagrad``) and
-within the Kingma & Ba protocol (the other four) colours, markers and dashes are all distinct."""
-
-
 def legend_below(ax: Axes, ncol: int = 2) -> None:
     """The legend of ``ax`` centred under its x-axis label, off the data."""
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, frameon=False)
@@ -72,17 +44,17 @@ def plot_loss_curves(ax: Axes, runs: Sequence[RunRecord], *, window: int | None 
     line per run label (markers at every fourth point, staggered between lines). No legend: see
     :func:`legend_below`."""
     for index, (label, group) in enumerate(group_by_optimizer(runs).items()):
-        style = STYLES[label]
+        style = figures.style(label)
         curve = training_loss_curve(group, window)
         ax.plot(
             curve.x,
             curve.mean,
             color=style.color,
-            linestyle=style.linestyle,
+            linestyle=style.dash,
             marker=style.marker,
             markevery=(index % 4, 4),  # staggered, so lines that coincide still show
             markersize=5,
-            label=f"{style.name} ({len(group)} seeds)",
+            label=f"{style.label} ({len(group)} seeds)",
         )
         ax.fill_between(
             curve.x, curve.mean - curve.std, curve.mean + curve.std, color=style.color, alpha=0.2
@@ -100,11 +72,16 @@ def plot_loss_differences(
     if reference not in groups:
         raise ValueError(f"Invalid reference: {reference!r}; labels are {', '.join(groups)}")
     reference_by_seed = {run.seed: run for run in groups[reference]}
-    ax.axhline(0.0, color=STYLES[reference].color, linewidth=1.5, label=STYLES[reference].name)
+    ax.axhline(
+        0.0,
+        color=figures.style(reference).color,
+        linewidth=1.5,
+        label=figures.style(reference).label,
+    )
     for index, (label, group) in enumerate(groups.items()):
         if label == reference:
             continue
-        style = STYLES[label]
+        style = figures.style(label)
         own = training_loss_curve(group, window)
         paired = [
             training_loss_curve([run], window).mean
@@ -119,38 +96,14 @@ def plot_loss_differences(
             own.x[:n],
             mean,
             color=style.color,
-            linestyle=style.linestyle,
+            linestyle=style.dash,
             marker=style.marker,
             markevery=(index % 4, 4),
             markersize=5,
-            label=style.name,
+            label=style.label,
         )
         ax.fill_between(own.x[:n], mean - std, mean + std, color=style.color, alpha=0.2)
-    ax.set(xlabel="epoch", ylabel=f"loss minus {STYLES[reference].name} (nats)")
-
-
-def plot_lr_sensitivity(ax: Axes, tunings: Sequence[TuningResult]) -> None:
-    """Validation loss after tuning against the learning rate (log axis), mean ± std over seeds
-    when there are several; a large star marks each chosen learning rate. No legend."""
-    for result in tunings:
-        style = STYLES[result.optimizer]
-        lrs, mean = np.asarray(result.lrs), np.asarray(result.mean_val_loss)
-        std = np.nan_to_num(np.asarray(result.std_val_loss))
-        finite = np.isfinite(mean)
-        ax.errorbar(
-            lrs[finite],
-            mean[finite],
-            yerr=std[finite],
-            color=style.color,
-            linestyle=style.linestyle,
-            marker=style.marker,
-            markersize=6,
-            capsize=3,
-            label=style.name,
-        )
-        best = int(np.argmin(mean))
-        ax.plot(lrs[best], mean[best], marker="*", markersize=16, color=style.color, zorder=3)
-    ax.set(xscale="log", xlabel="learning rate", ylabel="validation loss (nats)")
+    ax.set(xlabel="epoch", ylabel=f"loss minus {figures.style(reference).label} (nats)")
 
 
 def plot_paired_differences(
