@@ -58,6 +58,12 @@ def test_line_style_draws_with_the_palette():
     )
 
 
+def test_line_style_overrides_win_over_the_palette():
+    drawn = figures.line_style("adam", markevery=10, markersize=3, label="Adam, lr 0.1")
+    assert (drawn["markevery"], drawn["markersize"], drawn["label"]) == (10, 3, "Adam, lr 0.1")
+    assert (drawn["color"], drawn["marker"]) == (figures.color("adam"), "X")
+
+
 def test_book_style_keeps_tick_labels_at_least_9_pt():
     with matplotlib.rc_context():
         figures.use_book_style()

@@ -89,8 +89,11 @@ def label(name: str) -> str:
     return style(name).label
 
 
-def line_style(name: str, *, markevery: float | int | None = 0.1) -> dict[str, Any]:
-    """Keyword arguments for ``ax.plot``: colour, marker, dash and label of ``name``.
+def line_style(
+    name: str, *, markevery: float | int | None = 0.1, **overrides: Any
+) -> dict[str, Any]:
+    """Keyword arguments for ``ax.plot``: colour, marker, dash and label of ``name``, then
+    ``overrides`` (e.g. ``markersize=4``, ``label="Adam, lr 0.1"``).
 
     ``markevery=0.1`` spaces the markers a tenth of the axes apart, however many points the line
     has; ``None`` marks every point.
@@ -103,6 +106,7 @@ def line_style(name: str, *, markevery: float | int | None = 0.1) -> dict[str, A
         "label": chosen.label,
         "markevery": markevery,
         "markersize": 5,
+        **overrides,
     }
 
 
