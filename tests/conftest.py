@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -43,3 +46,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in: chmod 555, or for root (who ignores permission
+    bits) /sys, which the kernel refuses to create files in."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir(mode=0o555)
+        return folder
+    try:
+        with open("/sys/optlib-probe", "w"):
+            pass
+    except OSError:
+        return Path("/sys")
+    pytest.skip("no read-only folder available")

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from optlib import training
-from optlib.__main__ import main, parse_lrs
+from optlib.cli import main
+from optlib.cli.common import parse_lrs
 from optlib.optim import DEFAULT_LR
 from optlib.training import sparse
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from optlib.__main__ import main
+from optlib.cli import main
 from optlib.training.files import save_checkpoint
 from optlib.training.runstore import RunStore
 
@@ -181,31 +181,17 @@ def test_a_damaged_checkpoint_of_the_run_in_progress_is_named(tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 # Checked before training
 # --------------------------------------------------------------------------------------------
-def read_only_folder(tmp_path: Path) -> Path:
-    """chmod 555, or for root (who ignores permission bits) /sys, where no file can be made."""
-    if os.geteuid() != 0:
-        folder = tmp_path / "locked"
-        folder.mkdir(mode=0o555)
-        return folder
-    try:
-        with open("/sys/optlib-probe", "w"):
-            pass
-    except OSError:
-        return Path("/sys")
-    pytest.skip("no read-only folder available")
-
-
 @pytest.mark.parametrize(
     ("out", "message"),
     [
-        (lambda tmp: tmp, "is a folder; give a file name"),
-        (lambda tmp: tmp / "file.txt" / "r.json", "file.txt is a file, not a folder"),
-        (lambda tmp: read_only_folder(tmp) / "r.json", "cannot write in"),
+        (lambda tmp, fixture: tmp, "is a folder; give a file name"),
+        (lambda tmp, fixture: tmp / "file.txt" / "r.json", "file.txt is a file, not a folder"),
+        (lambda tmp, fixture: fixture("read_only_folder") / "r.json", "cannot write in"),
     ],
 )
-def test_a_bad_output_path_stops_before_training(tmp_path, capsys, out, message):
+def test_a_bad_output_path_stops_before_training(tmp_path, capsys, request, out, message):
     (tmp_path / "file.txt").write_text("x")
-    path = out(tmp_path)
+    path = out(tmp_path, request.getfixturevalue)
     assert compare("--optimizers", "adam", "--out", str(path)) == 2
     captured = capsys.readouterr()
     assert message in captured.err and str(path) in captured.err

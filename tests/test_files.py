@@ -100,21 +100,6 @@ def test_write_atomically_keeps_the_old_file_when_interrupted(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary file left over
 
 
-def read_only_folder(tmp_path: Path) -> Path:
-    """A folder no file can be created in: chmod 555, or for root (who ignores permission
-    bits) /sys, which the kernel refuses to create files in."""
-    if os.geteuid() != 0:
-        folder = tmp_path / "locked"
-        folder.mkdir(mode=0o555)
-        return folder
-    try:
-        with open("/sys/optlib-probe", "w"):
-            pass
-    except OSError:
-        return Path("/sys")
-    pytest.skip("no read-only folder available")
-
-
 def test_check_writable_accepts_new_files_in_new_folders(tmp_path):
     assert (
         check_writable(tmp_path / "new" / "sub" / "r.json") == tmp_path / "new" / "sub" / "r.json"
@@ -133,8 +118,8 @@ def test_check_writable_refuses_a_parent_that_is_a_file(tmp_path):
         check_writable(tmp_path / "file" / "sub" / "r.json")
 
 
-def test_check_writable_refuses_a_read_only_folder(tmp_path):
-    folder = read_only_folder(tmp_path)
+def test_check_writable_refuses_a_read_only_folder(read_only_folder):
+    folder = read_only_folder
     with pytest.raises(ValueError, match=f"--out {folder / 'r.json'}: cannot write in {folder}"):
         check_writable(folder / "r.json")
 

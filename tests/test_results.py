@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from optlib.__main__ import main
 from optlib.book.suites import KEPT_STEPS, SUITES, suite_config
+from optlib.cli import main
 from optlib.training.runstore import provenance
 
 RESULTS = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))

@@ -13,9 +13,10 @@ import pytest
 import torch
 from scipy import stats
 
-from optlib.__main__ import main, parse_hyperparameters
 from optlib.book import suites
 from optlib.book.experiments import with_inverse_sqrt_decay
+from optlib.cli import main
+from optlib.cli.common import parse_hyperparameters
 from optlib.figures.suites import (
     plot_final_accuracy,
     plot_suite_differences,
