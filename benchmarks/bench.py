@@ -58,7 +58,7 @@ from torch import nn
 from optlib import optim, rules
 from optlib.training import harness, sweep
 from optlib.training import train as train
-from optlib.training.data import MnistError
+from optlib.training.mnist import MnistError
 from optlib.training.models import make_model
 
 BOOK_ROOT = Path(__file__).resolve().parent.parent  # the repository: benchmarks/..

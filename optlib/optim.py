@@ -16,28 +16,43 @@ always run their pure rule tensor by tensor (``foreach`` is accepted and ignored
 Each class takes the same keywords with the same defaults as its ``torch.optim`` namesake and
 keeps the same state (keys, tensors, and ``state["step"]`` as a float32 tensor on the CPU, float64
 under ``torch.set_default_dtype(torch.float64)``), so state dicts load across the two libraries
-both ways. ``tests/test_optim_parity.py`` and ``tests/test_optim_dropin.py`` prove every way of
+both ways; :mod:`optlib.torch_state` converts between those dicts and the rules' typed states.
+``tests/test_optim_parity.py`` and ``tests/test_optim_dropin.py`` prove every way of
 running them equal to ``torch.optim``, step by step. Like ``torch.optim.Adagrad``, ``Adagrad``
 handles sparse gradients (``nn.Embedding(sparse=True)``) and has :meth:`Adagrad.share_memory`.
 
 Differences from ``torch.optim`` (each raises a clear error rather than doing something else):
 ``fused``, ``capturable`` and ``differentiable`` accept only their defaults; complex parameters
-are refused; ``SGD`` refuses sparse gradients. Hyperparameters are checked more strictly:
-``lr="0.1"``, ``eps=None`` or ``amsgrad="yes"`` raise a ``TypeError`` naming the keyword.
+are refused; ``SGD`` refuses sparse gradients. Hyperparameters are checked more strictly
+(:mod:`optlib.validation`): ``lr="0.1"``, ``eps=None`` or ``amsgrad="yes"`` raise a
+``TypeError`` naming the keyword.
 ``Adagrad`` starts each group's accumulator at that group's ``initial_accumulator_value``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
-from numbers import Real
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
 from optlib import kernels, rules
+from optlib.torch_state import (
+    StepAsTensor,
+    rule_hyperparameters,
+    rule_state,
+    rule_states,
+    stored_state,
+    write_back,
+)
+from optlib.validation import (
+    check_betas,
+    check_default_only,
+    check_flag,
+    check_non_negative,
+    params_with_grad,
+)
 
 Params = Iterable[torch.Tensor] | Iterable[dict[str, Any]]
 
@@ -50,168 +65,12 @@ DEFAULT_LR: dict[str, float] = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# Validation at the boundary
-# --------------------------------------------------------------------------------------------
-def _as_float(name: str, value: Any) -> float:
-    """``value`` as a float; a ``TypeError`` naming ``name`` unless it is a real number (or a
-    one-element real tensor, which torch.optim also takes). Strings are refused, not parsed."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
-            raise ValueError(
-                f"Invalid {name}: a tensor {name} must hold one real number, got {value}"
-            )
-        return float(value.item())
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(
-            f"Invalid {name}: expected a real number, got {value!r} ({type(value).__name__})"
-        )
-    return float(value)
-
-
-def check_non_negative(name: str, value: Any) -> None:
-    """Raise naming ``name`` unless ``value`` is a finite real number >= 0."""
-    number = _as_float(name, value)
-    if not (math.isfinite(number) and number >= 0.0):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number >= 0)")
-
-
-def check_unit_interval(name: str, value: Any) -> None:
-    """Raise naming ``name`` unless ``0 <= value < 1``."""
-    number = _as_float(name, value)
-    if not 0.0 <= number < 1.0:  # also rejects NaN
-        raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} < 1)")
-
-
-def check_betas(betas: Any) -> None:
-    """Raise unless ``betas`` is a pair with each beta in [0, 1)."""
-    if not isinstance(betas, tuple | list):
-        raise TypeError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
-    if len(betas) != 2:
-        raise ValueError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
-    for index, beta in enumerate(betas):
-        check_unit_interval(f"betas[{index}] (beta{index + 1})", beta)
-
-
-def check_flag(name: str, value: Any, *, none_allowed: bool = False) -> None:
-    """Raise a ``TypeError`` naming ``name`` unless ``value`` is ``True`` or ``False``
-    (``amsgrad="no"`` would otherwise switch AMSGrad on)."""
-    if not (isinstance(value, bool) or (none_allowed and value is None)):
-        allowed = "True, False or None" if none_allowed else "True or False"
-        raise TypeError(f"Invalid {name}: expected {allowed}, got {value!r}")
-
-
-def check_default_only(name: str, value: Any, default: Any) -> None:
-    """Reject implementation switches that only ``torch.optim`` provides."""
-    if value not in (default, None, False):
-        raise ValueError(
-            f"Invalid {name}: {value!r}. optlib implements only plain tensor operations; "
-            f"use torch.optim for {name}={value!r}."
-        )
-
-
-def _hyperparameters(group: dict[str, Any], params: list[torch.Tensor], names: tuple[str, ...]):
-    """The group's values of the rule's keywords ``names``, the learning rate checked."""
-    return {name: group[name] for name in names} | {"lr": _checked_lr(group, params)}
-
-
-def _checked_lr(group: dict[str, Any], params: list[torch.Tensor]) -> float:
-    """The group's learning rate as a float (a scheduler may have set it), refused if the
-    parameters' dtype cannot hold it (e.g. 1e300 for float32: every weight would turn inf)."""
-    lr = _as_float("lr", group["lr"])
-    for dtype in {param.dtype for param in params}:
-        if abs(lr) > torch.finfo(dtype).max:
-            raise ValueError(
-                f"Invalid lr: {lr!r} is larger than the largest {dtype} "
-                f"({torch.finfo(dtype).max:.3g}), the parameters' dtype"
-            )
-    return lr
-
-
-def _params_with_grad(optimizer_name: str, group: dict[str, Any], *, sparse: bool = False):
-    """The group's parameters that have a gradient; refuses, before touching anything, what
-    the rules do not handle, with torch.optim's message where it has one."""
-    params = [param for param in group["params"] if param.grad is not None]
-    for param in params:
-        if param.grad.is_sparse and not sparse:
-            advice = ", please consider SparseAdam instead" if optimizer_name == "Adam" else ""
-            raise RuntimeError(f"{optimizer_name} does not support sparse gradients{advice}")
-        if torch.is_complex(param):
-            raise RuntimeError(f"{optimizer_name} in optlib does not support complex parameters")
-    return params
-
-
-# --------------------------------------------------------------------------------------------
-# Between torch.optim's state dicts and the rules' typed states
-# --------------------------------------------------------------------------------------------
-def _step_tensor(count: float = 0.0) -> torch.Tensor:
-    """A step count as torch.optim stores it (``capturable=False``, ``fused=None``): a 0-d CPU
-    tensor, float64 if that is the default dtype, else float32 (exact up to 2**24 steps)."""
-    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
-    return torch.tensor(float(count), dtype=dtype, device="cpu")
-
-
-def _stored(rule_state: NamedTuple, rename: dict[str, str] | None = None) -> dict[str, Any]:
-    """A rule's (initial) state in torch.optim's layout: the step a tensor, absent buffers left
-    out, ``rename`` mapping a field to torch's key where they differ (Adagrad's ``sum``)."""
-    rename = rename or {}
-    stored = {}
-    for field, value in rule_state._asdict().items():
-        if value is not None:
-            stored[rename.get(field, field)] = _step_tensor(value) if field == "step" else value
-    return stored
-
-
-def _rule_state(state_type: type, stored: dict, rename: dict[str, str] | None = None):
-    """The inverse of :func:`_stored`: the rule's NamedTuple, the step count an int."""
-    rename = rename or {}
-    fields = {field: stored.get(rename.get(field, field)) for field in state_type._fields}
-    if "step" in fields:
-        fields["step"] = int(fields["step"])
-    return state_type(**fields)
-
-
-def _rule_states(state_type: type, states: list[dict], rename: dict[str, str] | None = None):
-    """The rule's NamedTuple for a list of tensors, as :mod:`optlib.kernels` takes it: each field
-    a list with one entry per tensor (the stored tensors themselves, and the step counts)."""
-    per_tensor = [_rule_state(state_type, stored, rename) for stored in states]
-    return state_type(
-        *(None if values[0] is None else list(values) for values in zip(*per_tensor, strict=True))
-    )
-
-
-def _write_back(stored: dict, new_state: NamedTuple, rename: dict[str, str] | None = None) -> None:
-    """Store a rule's new state in torch.optim's layout, in place: the state tensors keep their
-    identity (what torch.optim does, and what :meth:`Adagrad.share_memory` relies on)."""
-    rename = rename or {}
-    for field, value in new_state._asdict().items():
-        key = rename.get(field, field)
-        if value is None or stored.get(key) is value:
-            continue
-        if field == "step":
-            stored[key].fill_(value)
-        elif key in stored:
-            stored[key].copy_(value)
-        else:  # SGD's momentum buffer appears at the first step
-            stored[key] = value
-
-
 def _evaluate(closure: Callable[[], Any] | None) -> Any:
+    """The loss ``closure`` returns, computed with gradients on (``step`` runs under no_grad)."""
     if closure is None:
         return None
     with torch.enable_grad():
         return closure()
-
-
-class _StepAsTensor(Optimizer):
-    """Converts step counts stored as numbers (state dicts of optlib before 2.0, or hand-made)
-    into tensors on ``load_state_dict``, as ``torch.optim.Adam.__setstate__`` does."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for param_state in self.state.values():
-            if "step" in param_state and not torch.is_tensor(param_state["step"]):
-                param_state["step"] = _step_tensor(param_state["step"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,17 +100,17 @@ def adam(
     """
     if foreach is False:
         for param, grad, stored in zip(params, grads, states, strict=True):
-            state = _rule_state(rules.AdamState, stored)
+            state = rule_state(rules.AdamState, stored)
             delta, new_state = rules.adam_update(grad, state, param, **hyper)
             param.add_(delta)
-            _write_back(stored, new_state)
+            write_back(stored, new_state)
     elif params:
-        kernels.adam_update_(grads, _rule_states(rules.AdamState, states), params, **hyper)
+        kernels.adam_update_(grads, rule_states(rules.AdamState, states), params, **hyper)
         for stored in states:
             stored["step"] += 1
 
 
-class Adam(_StepAsTensor):
+class Adam(StepAsTensor):
     """Adam (Kingma & Ba, 2015) with AMSGrad and decoupled decay: ``torch.optim.Adam``'s API."""
 
     def __init__(
@@ -294,16 +153,16 @@ class Adam(_StepAsTensor):
         """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
         loss = _evaluate(closure)
         for group in self.param_groups:
-            params = _params_with_grad("Adam", group)
+            params = params_with_grad("Adam", group)
             for param in params:
                 if not self.state[param]:  # created at the parameter's first step
-                    self.state[param] = _stored(rules.adam_init(param, group["amsgrad"]))
+                    self.state[param] = stored_state(rules.adam_init(param, group["amsgrad"]))
             adam(
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
                 foreach=group["foreach"],
-                **_hyperparameters(group, params, ADAM_HYPERPARAMETERS),
+                **rule_hyperparameters(group, params, ADAM_HYPERPARAMETERS),
             )
         return loss
 
@@ -361,21 +220,21 @@ def adagrad(
     """
     if foreach is False or any(grad.is_sparse for grad in grads):
         for param, grad, stored in zip(params, grads, states, strict=True):
-            state = _rule_state(rules.AdagradState, stored, ADAGRAD_KEYS)
+            state = rule_state(rules.AdagradState, stored, ADAGRAD_KEYS)
             if grad.is_sparse:
                 new_state = kernels.adagrad_sparse_update_(grad, state, param, **hyper)
             else:
                 delta, new_state = rules.adagrad_update(grad, state, param, **hyper)
                 param.add_(delta)
-            _write_back(stored, new_state, ADAGRAD_KEYS)
+            write_back(stored, new_state, ADAGRAD_KEYS)
     elif params:
-        state = _rule_states(rules.AdagradState, states, ADAGRAD_KEYS)
+        state = rule_states(rules.AdagradState, states, ADAGRAD_KEYS)
         kernels.adagrad_update_(grads, state, params, **hyper)
         for stored in states:
             stored["step"] += 1
 
 
-class Adagrad(_StepAsTensor):
+class Adagrad(StepAsTensor):
     """Adagrad (Duchi, Hazan & Singer, 2011): ``torch.optim.Adagrad``'s interface, sparse
     gradients included. Like torch's, it creates every parameter's state in the constructor."""
 
@@ -415,7 +274,7 @@ class Adagrad(_StepAsTensor):
     def _init_state(self, param: torch.Tensor, group: dict[str, Any]) -> None:
         if not self.state[param]:
             initial = rules.adagrad_init(param, group["initial_accumulator_value"])
-            self.state[param] = _stored(initial, ADAGRAD_KEYS)
+            self.state[param] = stored_state(initial, ADAGRAD_KEYS)
 
     def share_memory(self) -> None:
         """Move the accumulators :math:`G` into shared memory (``Tensor.share_memory_``), as
@@ -430,7 +289,7 @@ class Adagrad(_StepAsTensor):
         """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
         loss = _evaluate(closure)
         for group in self.param_groups:
-            params = _params_with_grad("Adagrad", group, sparse=True)
+            params = params_with_grad("Adagrad", group, sparse=True)
             if group["weight_decay"] != 0 and any(param.grad.is_sparse for param in params):
                 raise RuntimeError("weight_decay option is not compatible with sparse gradients")
             for param in params:  # parameters added by add_param_group()
@@ -440,7 +299,7 @@ class Adagrad(_StepAsTensor):
                 [param.grad for param in params],
                 [self.state[param] for param in params],
                 foreach=group["foreach"],
-                **_hyperparameters(group, params, ADAGRAD_HYPERPARAMETERS),
+                **rule_hyperparameters(group, params, ADAGRAD_HYPERPARAMETERS),
             )
         return loss
 
@@ -457,10 +316,10 @@ def sgd(params, grads, states, **hyper: Any) -> None:
         state = rules.SGDState(stored.get("momentum_buffer"))
         delta, new_state = rules.sgd_update(grad, state, param, **hyper)
         param.add_(delta)
-        _write_back(stored, new_state)
+        write_back(stored, new_state)
 
 
-class SGD(_StepAsTensor):
+class SGD(StepAsTensor):
     """Stochastic gradient descent with optional momentum: ``torch.optim.SGD``'s interface.
 
     ``foreach`` is accepted for compatibility; the step always runs the rule tensor by tensor.
@@ -506,12 +365,12 @@ class SGD(_StepAsTensor):
         """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
         loss = _evaluate(closure)
         for group in self.param_groups:
-            params = _params_with_grad("SGD", group)
+            params = params_with_grad("SGD", group)
             sgd(
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                **_hyperparameters(group, params, SGD_HYPERPARAMETERS),
+                **rule_hyperparameters(group, params, SGD_HYPERPARAMETERS),
             )
         return loss
 
@@ -524,13 +383,13 @@ RMSPROP_HYPERPARAMETERS = (
 def rmsprop(params, grads, states, **hyper: Any) -> None:
     """RMSprop on a list of parameters, in place: :func:`optlib.rules.rmsprop_update` per tensor."""
     for param, grad, stored in zip(params, grads, states, strict=True):
-        state = _rule_state(rules.RMSpropState, stored)
+        state = rule_state(rules.RMSpropState, stored)
         delta, new_state = rules.rmsprop_update(grad, state, param, **hyper)
         param.add_(delta)
-        _write_back(stored, new_state)
+        write_back(stored, new_state)
 
 
-class RMSprop(_StepAsTensor):
+class RMSprop(StepAsTensor):
     """RMSprop (Tieleman & Hinton, 2012): ``torch.optim.RMSprop``'s interface.
 
     ``foreach`` is accepted for compatibility; the step always runs the rule tensor by tensor.
@@ -572,18 +431,18 @@ class RMSprop(_StepAsTensor):
         """One step for every parameter with a gradient; ``closure`` re-evaluates the loss."""
         loss = _evaluate(closure)
         for group in self.param_groups:
-            params = _params_with_grad("RMSprop", group)
+            params = params_with_grad("RMSprop", group)
             for param in params:
                 if not self.state[param]:  # created at the parameter's first step
                     initial = rules.rmsprop_init(
                         param, momentum=group["momentum"], centered=group["centered"]
                     )
-                    self.state[param] = _stored(initial)
+                    self.state[param] = stored_state(initial)
             rmsprop(
                 params,
                 [param.grad for param in params],
                 [self.state[param] for param in params],
-                **_hyperparameters(group, params, RMSPROP_HYPERPARAMETERS),
+                **rule_hyperparameters(group, params, RMSPROP_HYPERPARAMETERS),
             )
         return loss
 

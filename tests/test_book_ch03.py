@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,32 @@ def test_torch_amsgrad_effective_lr_rises_after_a_spike():
     np.testing.assert_allclose(book_rates, torch_rates, rtol=1e-9)
     assert book_rates[9] < book_rates[8]  # the spike lowers it ...
     assert book_rates[-1] > 5 * book_rates[9]  # ... and the fading correction raises it again
+
+
+def test_forgetting_rates_follow_the_closed_forms_of_the_accumulators():
+    """Unit gradients with one spike s at step k: Adam's v_t = 1 - beta2^t + (s^2 - 1)(1 - beta2)
+    beta2^(t - k) from step k on (torch's AMSGrad keeps its running maximum), and Adagrad's
+    G_t = t before the spike and t - 1 + s^2 from it on."""
+    spikes, beta2s, steps, spike = (3, 40), (0.9, 0.999), 120, 100.0
+    grid = ch03.forgetting_rates(beta2s=beta2s, spike_steps=spikes, steps=steps, spike=spike)
+    t = np.arange(1, steps + 1)
+    for (k, beta2), (j, at) in itertools.product(enumerate(beta2s), enumerate(spikes)):
+        after = np.where(t >= at, (spike**2 - 1) * (1 - beta2) * beta2 ** (t - at), 0.0)
+        v, correction = 1 - beta2**t + after, 1 - beta2**t
+        adam = 1 / (np.sqrt(v / correction) + 1e-8)
+        amsgrad = 1 / (np.sqrt(np.maximum.accumulate(v) / correction) + 1e-8)
+        np.testing.assert_allclose(grid.rates["adam"][k, j], adam, rtol=1e-9)
+        np.testing.assert_allclose(grid.rates["amsgrad"][k, j], amsgrad, rtol=1e-9)
+    for j, at in enumerate(spikes):
+        sum_sq = np.where(t < at, t, t - 1 + spike**2)
+        np.testing.assert_allclose(grid.rates["adagrad"][j], 1 / (np.sqrt(sum_sq) + 1e-10))
+
+
+def test_spike_stream_puts_one_spike_per_column_and_names_a_step_outside():
+    grads = ch03.spike_stream(5, [1, 5], 7.0)
+    assert grads.tolist() == [[7.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 7.0]]
+    with pytest.raises(ValueError, match="spike step: 11"):
+        ch03.spike_stream(10, [11], 5.0)
 
 
 def test_first_steps_are_lr_times_the_sign_of_the_gradient():

@@ -1,7 +1,8 @@
-"""The interactive figures (optlib.figures.interactive): what each slider position shows is what
-optlib's rule drivers compute, there is one slider step per grid value, and the page gets valid
-Plotly JSON without plotly.js. The browser test (tests/browser/test_browser_interactive.py) moves
-the sliders in the built book."""
+"""The interactive figures (optlib.figures.interactive) and the data they show: what each slider
+position shows is what optlib's rule drivers compute (problems.landscape_paths,
+book.ch03.forgetting_rates, training.results.lr_curves), there is one slider step per grid value,
+and the page gets valid Plotly JSON without plotly.js. The browser test
+(tests/browser/test_browser_interactive.py) moves the sliders in the built book."""
 
 from __future__ import annotations
 
@@ -19,16 +20,18 @@ import torch
 from optlib import figures, problems, training
 from optlib.book import ch03
 from optlib.figures import interactive
+from optlib.figures.interactive import page, style
 from optlib.training import DataSplits, RunRecord, sweep, training_loss_curve
+from optlib.training.results import lr_curves
 
 LRS, BETA1S, BETA2S = (0.05, 0.3), (0.0, 0.9), (0.9, 0.999)
 
 
 @pytest.fixture(scope="module")
-def grids() -> list[interactive.PathGrid]:
+def grids() -> list[problems.PathGrid]:
     functions = problems.test_functions()
     return [
-        interactive.landscape_paths(functions[key], lrs=LRS, beta1s=BETA1S, beta2s=BETA2S, steps=25)
+        problems.landscape_paths(functions[key], lrs=LRS, beta1s=BETA1S, beta2s=BETA2S, steps=25)
         for key in ("quadratic", "rosenbrock")
     ]
 
@@ -84,7 +87,7 @@ def test_landscape_explorer_has_one_slider_step_per_grid_value(grids) -> None:
 
 
 def test_every_grid_needs_the_same_slider_values(grids) -> None:
-    other = interactive.landscape_paths(
+    other = problems.landscape_paths(
         grids[0].landscape, lrs=(0.1,), beta1s=BETA1S, beta2s=BETA2S, steps=2
     )
     with pytest.raises(ValueError, match="same slider values"):
@@ -93,23 +96,8 @@ def test_every_grid_needs_the_same_slider_values(grids) -> None:
         interactive.landscape_explorer(grids, lr=0.1)
 
 
-def test_forgetting_rates_equal_chapter_3s_independent_computation() -> None:
-    spikes, beta2s = (3, 40), (0.9, 0.999)
-    grid = interactive.forgetting_rates(beta2s=beta2s, spike_steps=spikes, steps=120)
-    for (k, beta2), (j, spike) in itertools.product(enumerate(beta2s), enumerate(spikes)):
-        stream = interactive.spike_stream(120, [spike], 100.0)
-        oracle = ch03.spike_effective_lrs(stream, lr=1.0, betas=(0.9, beta2))
-        np.testing.assert_allclose(grid.rates["adam"][k, j], oracle["adam"][:, 0], rtol=1e-12)
-        np.testing.assert_allclose(grid.rates["amsgrad"][k, j], oracle["amsgrad"][:, 0], rtol=1e-12)
-    # Adagrad on unit gradients: G_t = t before the spike and t - 1 + 100^2 from it on.
-    t = np.arange(1, 121)
-    for j, spike in enumerate(spikes):
-        sum_sq = np.where(t < spike, t, t - 1 + 100.0**2)
-        np.testing.assert_allclose(grid.rates["adagrad"][j], 1 / (np.sqrt(sum_sq) + 1e-10))
-
-
 def test_forgetting_explorer_shows_the_rates_of_the_chosen_beta2_and_spike() -> None:
-    grid = interactive.forgetting_rates(beta2s=(0.9, 0.99), spike_steps=(5, 50), steps=200)
+    grid = ch03.forgetting_rates(beta2s=(0.9, 0.99), spike_steps=(5, 50), steps=200)
     fig = interactive.forgetting_explorer(grid, beta2=0.99, spike_step=50)
     assert [s["active"] for s in fig["layout"]["sliders"]] == [1, 1]
     assert [len(s["steps"]) for s in fig["layout"]["sliders"]] == [2, 2]
@@ -155,7 +143,7 @@ def runs() -> list[RunRecord]:
 
 
 def test_lr_curves_average_the_seeds_of_each_optimizer_and_rate(runs) -> None:
-    curves = interactive.lr_curves(runs, window=5)
+    curves = lr_curves(runs, window=5)
     assert [(c.optimizer, c.lr, c.curve.n_runs) for c in curves] == [
         ("adagrad", 0.01, 2),
         ("adagrad", 0.1, 3),  # the record that kept only its first losses counts
@@ -166,13 +154,13 @@ def test_lr_curves_average_the_seeds_of_each_optimizer_and_rate(runs) -> None:
     group = [r for r in runs if r.optimizer == "adam" and r.lr == 0.01]
     np.testing.assert_array_equal(curves[4].curve.mean, training_loss_curve(group, 5).mean)
     # The same curves from a results file's dictionaries (RunRecord.to_dict, as stored).
-    stored = interactive.lr_curves([json.loads(json.dumps(r.to_dict())) for r in runs], window=5)
+    stored = lr_curves([json.loads(json.dumps(r.to_dict())) for r in runs], window=5)
     for live, saved in zip(curves, stored, strict=True):
         np.testing.assert_array_equal(live.curve.mean, saved.curve.mean)
 
 
 def test_lr_study_slider_shows_every_optimizer_run_at_that_rate(runs) -> None:
-    curves = interactive.lr_curves(runs, window=5)
+    curves = lr_curves(runs, window=5)
     fig = interactive.lr_study(curves, lr=0.01, best_lrs={"adam": 0.01})
     (slider,) = fig["layout"]["sliders"]
     assert [step["label"] for step in slider["steps"]] == ["0.001", "0.01", "0.1", "1"]
@@ -190,9 +178,9 @@ def test_figures_are_valid_plotly_and_the_html_carries_no_plotly_js(grids, runs)
     figures = [
         interactive.landscape_explorer(grids, lr=0.05),
         interactive.forgetting_explorer(
-            interactive.forgetting_rates(beta2s=(0.999,), spike_steps=(2,), steps=10)
+            ch03.forgetting_rates(beta2s=(0.999,), spike_steps=(2,), steps=10)
         ),
-        interactive.lr_study(interactive.lr_curves(runs, window=5)),
+        interactive.lr_study(lr_curves(runs, window=5)),
     ]
     for fig in figures:
         page = json.loads(interactive.to_json(fig))
@@ -217,8 +205,6 @@ def test_keyed_and_slider_index_validate() -> None:
     assert interactive.slider_index((0.1, 0.316), 0.316) == 1
     with pytest.raises(ValueError, match="0.2"):
         interactive.slider_index((0.1, 0.316), 0.2)
-    with pytest.raises(ValueError, match="spike step"):
-        interactive.spike_stream(10, [11], 5.0)
 
 
 def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
@@ -245,16 +231,16 @@ def test_chapter_4_tunes_from_the_runs_it_keeps_as_tune_lr_does() -> None:
     )
     tuned = training.tune_lr("adagrad", task, lrs, seeds, epochs=2, batch_size=32, stacked=True)
     assert training.sweep_tuning(kept, "adagrad").to_dict() == tuned.to_dict()
-    curves = interactive.lr_curves(kept.records)
+    curves = lr_curves(kept.records)
     assert [(c.lr, c.curve.n_runs) for c in curves] == [(lr, 0 if lr > 1 else 2) for lr in lrs]
 
 
 def test_every_optimizer_keeps_its_book_colour_marker_and_dash() -> None:
     for name, look in figures.STYLES.items():
-        line = interactive._line(name)
+        line = style.line(name)
         go.Scatter(line=line["line"], marker=line["marker"])  # raises on a symbol/dash Plotly lacks
         assert line["line"]["color"] == look.color
-        dash = interactive._mpl_dash(line["line"]["dash"])  # what the still image draws
+        dash = page._mpl_dash(line["line"]["dash"])  # what the still image draws
         assert dash == (look.dash if isinstance(look.dash, str) else (0, tuple(look.dash[1])))
 
 
@@ -264,7 +250,7 @@ def test_lr_curves_of_a_results_file_use_its_per_epoch_means(runs) -> None:
         data = run.to_dict()
         data["train_loss_epoch_mean"] = [float(np.mean(run.train_loss[:10])), 0.5]
         stored.append(data)
-    curves = {(c.optimizer, c.lr): c.curve for c in interactive.lr_curves(stored)}
+    curves = {(c.optimizer, c.lr): c.curve for c in lr_curves(stored)}
     adam = [r for r in runs if r.optimizer == "adam" and r.lr == 0.01]
     np.testing.assert_array_equal(curves["adam", 0.01].x, [0.5, 1.5])
     np.testing.assert_allclose(

@@ -6,7 +6,8 @@
   al.'s least-squares classification problem;
 * :mod:`~optlib.problems.driver` -- one loop (:func:`iterate`) behind :func:`run`/:func:`run_on`
   (closed loop on a function) and :func:`replay` (open loop on a recorded gradient stream), and
-  :func:`tune_on`, a step size picked on a landscape.
+  :func:`tune_on`, a step size picked on a landscape; :func:`landscape_paths`, Adam and Adagrad
+  over a hyperparameter grid.
 
 Every public name is importable from here: ``from optlib.problems import run_on, saddle``.
 """
@@ -16,6 +17,7 @@ from optlib.problems.driver import (
     LR_GRID,
     METHODS,
     Method,
+    PathGrid,
     Search,
     Trajectory,
     Tuning,
@@ -23,6 +25,7 @@ from optlib.problems.driver import (
     grid_search,
     in_view,
     iterate,
+    landscape_paths,
     landscape_score,
     method,
     replay,
@@ -64,6 +67,7 @@ __all__ = [
     "Landscape",
     "LinearProblem",
     "Method",
+    "PathGrid",
     "Quadratic",
     "Search",
     "SparseRegression",
@@ -76,6 +80,7 @@ __all__ = [
     "ill_conditioned_quadratic",
     "in_view",
     "iterate",
+    "landscape_paths",
     "landscape_score",
     "method",
     "reddi_beta2",

@@ -12,6 +12,7 @@ numbers instead of a network's weights:
 * :func:`replay` and :func:`replay_states` feed a fixed, recorded gradient stream to any rule
   (open loop), e.g. :func:`optlib.rules.adam_update_without_bias_correction`.
 * :func:`tune_on` picks a step size on a landscape from a log grid by one stated criterion.
+* :func:`landscape_paths` runs Adam and Adagrad at every point of a (α, β₁, β₂) grid.
 
 >>> from optlib.problems import ill_conditioned_quadratic
 >>> path = run_on(ill_conditioned_quadratic(condition=25.0), "adam", lr=0.1, steps=3)
@@ -173,6 +174,43 @@ def run_on(
         value=landscape.value,
         **hyper,
     )
+
+
+class PathGrid(NamedTuple):
+    """Adam's and Adagrad's paths on one landscape at every point of a hyperparameter grid.
+
+    ``adam[i, j, k]`` ran with ``lrs[i]``, ``beta1s[j]``, ``beta2s[k]``; ``adagrad[i]`` with
+    ``lrs[i]`` (Adagrad has no β). Everything else is PyTorch's default.
+    """
+
+    landscape: Landscape
+    lrs: tuple[float, ...]
+    beta1s: tuple[float, ...]
+    beta2s: tuple[float, ...]
+    adam: dict[tuple[int, int, int], Trajectory]
+    adagrad: dict[int, Trajectory]
+
+
+def landscape_paths(
+    landscape: Landscape,
+    *,
+    lrs: Sequence[float],
+    beta1s: Sequence[float],
+    beta2s: Sequence[float],
+    steps: int,
+) -> PathGrid:
+    """Adam at every (α, β₁, β₂) and Adagrad at every η = α of the grid, ``steps`` steps each
+    from the landscape's start (:func:`run_on`): what chapter 2's explorer
+    (:func:`optlib.figures.interactive.landscape_explorer`) shows."""
+    lrs, beta1s, beta2s = (tuple(float(v) for v in values) for values in (lrs, beta1s, beta2s))
+    adam = {
+        (i, j, k): run_on(landscape, "adam", lr=lr, steps=steps, betas=(b1, b2))
+        for i, lr in enumerate(lrs)
+        for j, b1 in enumerate(beta1s)
+        for k, b2 in enumerate(beta2s)
+    }
+    adagrad = {i: run_on(landscape, "adagrad", lr=lr, steps=steps) for i, lr in enumerate(lrs)}
+    return PathGrid(landscape, lrs, beta1s, beta2s, adam, adagrad)
 
 
 def gaps(trajectory: Trajectory, min_value: float) -> np.ndarray:

@@ -17,8 +17,9 @@ The entry points readers use are importable from here:
 ``from optlib.training import make_task, fit, compare, tune_lr``.
 """
 
-from optlib.training.data import DataSplits, MnistError, load_mnist, mnist_splits
+from optlib.training.data import DataSplits, mnist_splits
 from optlib.training.harness import DivergenceError, optimizer_factory
+from optlib.training.mnist import MnistError, load_mnist
 from optlib.training.models import MLP, LogisticRegression, device, make_model
 from optlib.training.results import (
     RunRecord,

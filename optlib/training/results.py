@@ -1,4 +1,4 @@
-"""Run records as plain data: JSON files, summaries over seeds, curves.
+"""Run records as plain data: JSON files, summaries over seeds, curves (per learning rate too).
 
 A :class:`RunRecord` holds everything one training run measured (it is what
 :func:`optlib.training.fit` returns). Records are saved as JSON, so a long comparison run from the
@@ -258,6 +258,12 @@ class Curve(NamedTuple):
     n_runs: int
 
 
+def _curve(x: np.ndarray, values: np.ndarray) -> Curve:
+    """Mean ± std (ddof 1; 0 for a single run) over the rows of ``values`` (runs x points)."""
+    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+    return Curve(x, values.mean(axis=0), std, len(values))
+
+
 def window_means(values: Sequence[float], window: int) -> np.ndarray:
     """Means over consecutive, non-overlapping windows of ``window`` values.
 
@@ -286,8 +292,7 @@ def training_loss_curve(runs: Sequence[RunRecord], window: int | None = None) ->
     window = min(window or max(1, steps_per_epoch // 20), n_steps)
     smoothed = np.stack([window_means(run.train_loss[:n_steps], window) for run in runs])
     centres = np.arange(smoothed.shape[1]) * window + (window - 1) / 2
-    std = smoothed.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(smoothed.shape[1])
-    return Curve(centres / steps_per_epoch, smoothed.mean(axis=0), std, len(runs))
+    return _curve(centres / steps_per_epoch, smoothed)
 
 
 def epoch_curve(runs: Sequence[RunRecord], metric: str) -> Curve:
@@ -297,5 +302,53 @@ def epoch_curve(runs: Sequence[RunRecord], metric: str) -> Curve:
     n_points = min(len(getattr(run, metric)) for run in runs)
     values = np.array([getattr(run, metric)[:n_points] for run in runs], dtype=float)
     x = np.asarray(runs[0].eval_steps[:n_points], dtype=float) / max(1, runs[0].steps_per_epoch)
-    std = values.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(n_points)
-    return Curve(x, values.mean(axis=0), std, len(runs))
+    return _curve(x, values)
+
+
+class LrCurve(NamedTuple):
+    """An optimizer's training-loss curve at one learning rate, mean ± std over seeds."""
+
+    optimizer: str
+    lr: float
+    curve: Curve  # x in epochs; n_runs == 0 when every run at this rate diverged
+
+
+def lr_curves(
+    runs: Iterable[RunRecord | Mapping[str, Any]], *, window: int | None = None
+) -> list[LrCurve]:
+    """Group runs (records, or their dictionaries from a results file) by optimizer and
+    learning rate: each group's minibatch training loss, mean ± std over its seeds, in windows
+    of ``window`` steps (:func:`training_loss_curve`) or, when every run of the group comes from
+    a results file that keeps one mean per epoch (``train_loss_epoch_mean``, the full-budget
+    suites), per epoch. Diverged runs are left out (:func:`_diverged`). What chapter 4's
+    learning-rate study (:func:`optlib.figures.interactive.lr_study`) shows."""
+    groups: dict[tuple[str, float], list[tuple[RunRecord, list | None]]] = {}
+    for run in runs:
+        epoch_means = run.get("train_loss_epoch_mean") if isinstance(run, Mapping) else None
+        record = RunRecord.from_dict(run) if isinstance(run, Mapping) else run
+        groups.setdefault((record.optimizer, float(record.lr)), []).append((record, epoch_means))
+    curves = []
+    for (optimizer, lr), group in sorted(groups.items()):
+        finished = [(run, means) for run, means in group if not _diverged(run)]
+        if finished and all(means for _, means in finished):
+            n = min(len(means) for _, means in finished)
+            values = np.array([means[:n] for _, means in finished], dtype=float)
+            curve = _curve(np.arange(n) + 0.5, values)  # at the middle of each epoch
+        elif finished:
+            curve = training_loss_curve([run for run, _ in finished], window)
+        else:
+            curve = Curve(np.array([]), np.array([]), np.array([]), 0)
+        curves.append(LrCurve(optimizer, lr, curve))
+    return curves
+
+
+def _diverged(run: RunRecord) -> bool:
+    """A run whose curve cannot join its group's mean: marked ``"diverged"``, a non-finite
+    loss, or one a sweep stopped recording mid-epoch (more losses than finished steps: the
+    sweep stops a run at its first non-finite loss and counts steps at epoch ends). A results
+    file's record may keep fewer losses than steps (only the first ones); that is not a
+    divergence."""
+    losses = np.asarray(run.train_loss, dtype=float)
+    return (
+        run.diverged or run.steps == 0 or len(losses) > run.steps or not np.all(np.isfinite(losses))
+    )
