@@ -44,7 +44,7 @@ from collections.abc import Sequence
 
 from optlib.cli import compare, report, suite
 from optlib.cli.common import PROG
-from optlib.training.data import MnistError
+from optlib.training.mnist import MnistError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,9 +31,9 @@ from optlib.cli.common import (
 )
 from optlib.figures import summary_table
 from optlib.optim import OPTIMIZERS
-from optlib.training.data import DATA_DIR_ENV
 from optlib.training.files import check_writable, load_checkpoint
 from optlib.training.harness import OptimizerSpec, as_factory
+from optlib.training.mnist import DATA_DIR_ENV
 from optlib.training.models import device
 from optlib.training.results import summarize
 from optlib.training.runstore import RunStore

@@ -21,8 +21,8 @@ from optlib.cli.common import (
     positive_int,
     signals_interrupt,
 )
-from optlib.training.data import DATA_DIR_ENV
 from optlib.training.files import check_writable
+from optlib.training.mnist import DATA_DIR_ENV
 from optlib.training.runstore import RunStore
 
 

@@ -14,14 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-# DATA_DIR_ENV and MnistError: the CLI (optlib/__main__.py) still imports them from here; their
-# home is optlib.training.mnist. Drop them here once it imports them from there.
-from optlib.training.mnist import (  # noqa: F401
-    DATA_DIR_ENV,
-    MnistError,
-    load_mnist_uint8,
-    to_float_pixels,
-)
+from optlib.training.mnist import load_mnist_uint8, to_float_pixels
 
 __all__ = ["DataSplits", "Split", "mnist_splits", "train_val_split"]
 

@@ -142,7 +142,7 @@ def make_task(
     MNIST's official 60 000 training images are split into ``60 000 - val_size`` for training and
     ``val_size`` for validation (seeded by ``split_seed``); the 10 000 test images stay untouched.
     ``data_dir`` is the folder whose ``mnist/`` holds the files, as ``$OPTLIB_DATA_DIR``
-    (see :func:`optlib.training.data.load_mnist`).
+    (see :func:`optlib.training.mnist.load_mnist`).
     """
     from optlib.training import data, sparse
 
