@@ -1,5 +1,5 @@
 """One look for the book: a colour, a marker and a dash per optimizer; readable text; one table
-helper; animations that play offline; and no matplotlib for code that does not draw."""
+helper; and no matplotlib for code that does not draw."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
-from matplotlib.animation import FuncAnimation
 
 from optlib import figures
 
@@ -113,14 +112,3 @@ def test_names_map_to_one_palette_key(name, key):
 def test_unknown_optimizer_is_named_in_the_error():
     with pytest.raises(KeyError, match="lion"):
         figures.color("lion")
-
-
-def test_animation_html_is_offline_and_crisp():
-    figure, axes = plt.subplots(figsize=(3, 2), dpi=100)
-    (line,) = axes.plot([0, 1], [0, 1])
-    animation = FuncAnimation(figure, lambda i: line.set_ydata([0, i]), frames=3)
-    html = figures.animation_html(animation).data
-    plt.close(figure)
-    assert "https://" not in html and "http://" not in html
-    assert html.count("data:image/png;base64") == 3
-    assert 'style="width:300px;max-width:100%"' in html

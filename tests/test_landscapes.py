@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from optlib import figures, problems
-from optlib.figures import animation_html, color
+from optlib.figures import color
 
 ALL_LANDSCAPES = [
     problems.ill_conditioned_quadratic(),
@@ -247,15 +247,6 @@ def test_sgd_moves_the_rare_weight_only_when_its_feature_appears():
 # --------------------------------------------------------------------------------------------
 # Tables and figures
 # --------------------------------------------------------------------------------------------
-def test_frame_steps_cover_the_run_densely_at_first():
-    frames = figures.frame_steps(500, 40)
-    assert frames[0] == 0 and frames[-1] == 500
-    assert np.all(np.diff(frames) > 0)
-    assert np.diff(frames)[0] < np.diff(frames)[-1]
-    with pytest.raises(ValueError, match="frames"):
-        figures.frame_steps(10, 1)
-
-
 def test_plots_draw_one_line_per_trajectory_in_the_book_colours():
     land = problems.saddle()
     paths = [problems.run_on(land, name, lr=0.05, steps=20) for name in ("sgd", "adam")]
@@ -266,21 +257,6 @@ def test_plots_draw_one_line_per_trajectory_in_the_book_colours():
     assert labelled["SGD"] == color("sgd") and labelled["Adam"] == color("adam")
     assert {line.get_label() for line in ax_gap.get_lines()} >= {"SGD", "Adam"}
     plt.close(fig)
-
-
-def test_animation_html_is_a_self_contained_jpeg_player():
-    land = problems.ill_conditioned_quadratic()
-    paths = [
-        problems.run_on(land, "sgd", lr=0.05, steps=8),
-        problems.run_on(land, "adam", lr=0.1, steps=8),
-    ]
-    anim = figures.animate_trajectories([(land, paths)], frames=3, figsize=(3, 2), dpi=40)
-    html = animation_html(anim, scale=1.0, frame_format="jpeg").data
-    assert '<div class="animation">' in html
-    assert html.count("data:image/jpeg;base64") == 3
-    assert "https://" not in html
-    with pytest.raises(ValueError, match="jpeg_quality"):
-        animation_html(anim, frame_format="jpeg", jpeg_quality=0)
 
 
 def test_family_tree_rejects_unknown_nodes():

@@ -3,7 +3,8 @@
 * :mod:`~optlib.figures.style` -- the palette: each optimizer's colour, marker, dash and display
   name (:func:`style`, :func:`line_style`), and :func:`use_book_style`;
 * :mod:`~optlib.figures.tables` -- the one table helper, :func:`table` (and :func:`summary_table`);
-* :mod:`~optlib.figures.landscapes` -- contours, trajectories, loss gaps, animations;
+* :mod:`~optlib.figures.landscapes` -- contours, trajectories, loss gaps;
+* :mod:`~optlib.figures.interactive` -- Plotly figures with sliders, offline (chapters 2-4);
 * :mod:`~optlib.figures.runs` -- training curves, learning-rate sensitivity, paired accuracies;
 * :mod:`~optlib.figures.diagrams` -- the optimizer family tree.
 
@@ -12,9 +13,6 @@ Every public name is importable from here: ``from optlib.figures import color, t
 
 from optlib.figures.diagrams import TreeEdge, TreeNode, draw_family_tree
 from optlib.figures.landscapes import (
-    animate_trajectories,
-    animation_html,
-    frame_steps,
     plot_gaps,
     plot_landscape,
     plot_trajectories,
@@ -49,12 +47,9 @@ __all__ = [
     "Table",
     "TreeEdge",
     "TreeNode",
-    "animate_trajectories",
-    "animation_html",
     "canonical_name",
     "color",
     "draw_family_tree",
-    "frame_steps",
     "label",
     "line_style",
     "plot_gaps",

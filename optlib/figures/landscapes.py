@@ -1,19 +1,14 @@
-"""Figures of the toy problems (:mod:`optlib.problems`): contours with trajectories, loss-gap
-curves, and an animation of trajectories drawing themselves, with a self-contained HTML player
-for the built book (:func:`animation_html`)."""
+"""Figures of the toy problems (:mod:`optlib.problems`): contours with trajectories and loss-gap
+curves. (Paths a reader can steer are Plotly figures: :mod:`optlib.figures.interactive`.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import animation
 from matplotlib.axes import Axes
 
-from optlib.figures.style import color, label, line_style
+from optlib.figures.style import label, line_style
 from optlib.problems.driver import Trajectory, gaps
 from optlib.problems.landscapes import Landscape
 
@@ -81,104 +76,3 @@ def plot_gaps(
     ax.set_xlabel("step $t$")
     ax.set_ylabel(r"loss gap $f(\theta_t) - f^\star$")
     ax.set_title(landscape.title)
-
-
-def frame_steps(steps: int, frames: int) -> np.ndarray:
-    """``frames`` step indices from 0 to ``steps``, denser early on (where most happens)."""
-    if frames < 2:
-        raise ValueError(f"Invalid frames: {frames!r} (expected >= 2)")
-    return np.unique(np.round(np.linspace(0.0, 1.0, frames) ** 2 * steps).astype(int))
-
-
-def animate_trajectories(
-    panels: Sequence[tuple[Landscape, Sequence[Trajectory]]],
-    *,
-    frames: int = 48,
-    figsize: tuple[float, float] = (8.0, 3.4),
-    dpi: int = 72,
-    interval_ms: int = 120,
-) -> animation.FuncAnimation:
-    """An animation of trajectories drawing themselves, one panel per landscape.
-
-    Play it in a notebook or the HTML book with ``IPython.display.HTML(anim.to_jshtml())``
-    (no kernel needed: every frame is embedded). The figure is closed, so only the animation shows.
-    """
-    if not panels:
-        raise ValueError("Invalid panels: expected at least one (landscape, trajectories) pair")
-    n_steps = min(len(path.points) - 1 for _, paths in panels for path in paths)
-    schedule = frame_steps(n_steps, frames)
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize, dpi=dpi, squeeze=False)
-    artists = []
-    for ax, (landscape, paths) in zip(axes[0], panels, strict=True):
-        plot_landscape(ax, landscape, levels=10, resolution=120)
-        for path in paths:
-            (trail,) = ax.plot([], [], "-", color=color(path.optimizer), linewidth=1.4)
-            (head,) = ax.plot([], [], "o", color=color(path.optimizer), markersize=5)
-            artists.append((path, trail, head))
-    handles = [plt.Line2D([], [], color=color(p.optimizer), lw=2) for p in panels[0][1]]
-    fig.legend(handles, [label(p.optimizer) for p in panels[0][1]], loc="lower center", ncol=5)
-    counter = fig.suptitle("")
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
-
-    def draw(frame: int) -> list[Any]:
-        step = int(schedule[frame])
-        for path, trail, head in artists:
-            shown = path.points[: step + 1]
-            shown = shown[np.all(np.isfinite(shown), axis=1)]
-            trail.set_data(shown[:, 0], shown[:, 1])
-            head.set_data(shown[-1:, 0], shown[-1:, 1])
-        counter.set_text(f"step {step}")
-        return [artist for _, trail, head in artists for artist in (trail, head)] + [counter]
-
-    anim = animation.FuncAnimation(fig, draw, frames=len(schedule), interval=interval_ms)
-    plt.close(fig)
-    return anim
-
-
-def animation_html(
-    animation,
-    *,
-    fps: float | None = None,
-    scale: float = 2.0,
-    frame_format: str = "png",
-    jpeg_quality: int = 60,
-    default_mode: str = "once",
-):
-    """An animation as a self-contained HTML player that plays in the built book, offline.
-
-    The player is matplotlib's ``HTMLWriter`` (every frame embedded, no kernel needed). Frames are
-    rendered at ``scale`` times the figure's resolution and shown at its nominal size (crisp on
-    high-density screens); ``frame_format="jpeg"`` keeps contour plots several times lighter than
-    PNG. Matplotlib's link to an icon font on a CDN is dropped, so the page loads nothing from the
-    network (the book's theme already ships the icons).
-    """
-    import re
-    import tempfile
-    from pathlib import Path
-
-    from IPython.display import HTML
-    from matplotlib.animation import HTMLWriter
-
-    if frame_format not in ("png", "jpeg"):
-        raise ValueError(f"Invalid frame_format: {frame_format!r} (expected 'png' or 'jpeg')")
-    if not 1 <= jpeg_quality <= 95:
-        raise ValueError(f"Invalid jpeg_quality: {jpeg_quality!r} (expected 1..95)")
-    if not scale > 0:
-        raise ValueError(f"Invalid scale: {scale!r} (expected > 0)")
-    figure = animation._fig
-    fps = fps if fps is not None else 1000.0 / animation._interval
-    savefig_kwargs = {"pil_kwargs": {"quality": jpeg_quality}} if frame_format == "jpeg" else {}
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        mpl.rc_context({"animation.frame_format": frame_format, "animation.embed_limit": 20.0}),
-    ):
-        writer = HTMLWriter(fps=fps, embed_frames=True, default_mode=default_mode)
-        path = Path(folder, "animation.html")
-        animation.save(
-            str(path), writer=writer, dpi=scale * figure.dpi, savefig_kwargs=savefig_kwargs
-        )
-        html = path.read_text()
-    html = re.sub(r"<link rel=\"stylesheet\"[^>]*>", "", html, count=1)
-    width = round(figure.get_figwidth() * figure.dpi)
-    html = html.replace("<img id=", f'<img style="width:{width}px;max-width:100%" id=', 1)
-    return HTML(html)

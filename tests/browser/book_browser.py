@@ -89,7 +89,6 @@ class PageReport(NamedTuple):
     images: list[dict[str, Any]]  # src, naturalWidth, renderedWidth, complete, inOutput, ...
     error_outputs: list[dict[str, Any]]  # tracebacks and error-looking stderr in cell outputs
     raises_cells: list[dict[str, Any]]  # cells tagged raises-exception: hasTraceback, text
-    animations: list[dict[str, Any]]  # matplotlib jshtml players: frames, buttons, stepping
     links: list[str]  # every <a href> on the page, absolute
     resources: list[dict[str, Any]]  # performance entries: name, decodedBodySize
     document_bytes: int  # decoded size of the HTML document itself
@@ -155,7 +154,6 @@ const text = (el, n) => (el.textContent || "").trim().replace(/\s+/g, " ").slice
     complete: img.complete,
     inArticle: !!img.closest("article"),
     inOutput: !!img.closest(".cell_output"),
-    inAnimation: !!img.closest(".animation"),
     svg: /\.svg(\?|$)/i.test(img.currentSrc) || img.currentSrc.startsWith("data:image/svg"),
   }));
   const cellOf = (el) => el.closest(".cell");
@@ -175,21 +173,6 @@ const text = (el, n) => (el.textContent || "").trim().replace(/\s+/g, " ").slice
       return { hasTraceback: !!tb, text: tb ? text(tb, 2000) : "" };
     }
   );
-  const animations = Array.from(document.querySelectorAll(".animation")).map((player) => {
-    const img = player.querySelector("img");
-    const slider = player.querySelector("input.anim-slider, input[type=range]");
-    const next = player.querySelector('button[title="Next frame"]');
-    const before = img ? img.src : "";
-    if (next) next.click();
-    const after = img ? img.src : "";
-    return {
-      hasImage: !!img,
-      imageWidth: img ? img.naturalWidth : 0,
-      frames: slider ? Number(slider.max) + 1 : 0,
-      buttons: player.querySelectorAll("button").length,
-      nextFrameChangesImage: !!next && before !== "" && before !== after,
-    };
-  });
   // Code a reader reads (cell inputs, code blocks in the prose; not outputs) that does not fit
   // its column and would need sideways scrolling.
   const wideCode = Array.from(
@@ -210,7 +193,6 @@ const text = (el, n) => (el.textContent || "").trim().replace(/\s+/g, " ").slice
     images,
     errorOutputs,
     raisesCells,
-    animations,
     wideCode,
     links: Array.from(document.querySelectorAll("a[href]")).map((a) => a.href),
     resources: performance.getEntriesByType("resource").map((r) => ({

@@ -157,7 +157,6 @@ def load_page(browser: Any, book_url: str) -> Callable[[str], PageReport]:
             images=data["images"],
             error_outputs=data["errorOutputs"],
             raises_cells=data["raisesCells"],
-            animations=data["animations"],
             links=data["links"],
             resources=data["resources"],
             document_bytes=int(data["documentBytes"]),

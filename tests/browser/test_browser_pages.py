@@ -1,8 +1,8 @@
 """Every page of the built book, as a reader's browser shows it (headless Chromium, no network).
 
 What each page must show is data: the generic checks run on every page of ``_toc.yml``, and
-:data:`EXPECTED` adds what particular chapters promise (equations, figures, the chapter 2 animation,
-the deliberately failing cell of chapter 4). Run after ``make book`` with ``make browser-test``.
+:data:`EXPECTED` adds what particular chapters promise (equations, figures, the deliberately
+failing cell of chapter 4). Run after ``make book`` with ``make browser-test``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ class Expect(NamedTuple):
 
     min_math: int = 0  # MathJax-rendered formulas the page must show at least
     min_figures: int = 0  # images in cell outputs (code-made figures) at least
-    animation: bool = False  # a matplotlib animation player (``to_jshtml``) that steps
     raises: tuple[str, ...] = ()  # exceptions cells tagged raises-exception must show
 
 
 EXPECTED: dict[str, Expect] = {
-    "chapters/02_core_concepts": Expect(min_math=1, min_figures=1, animation=True),
+    "chapters/02_core_concepts": Expect(min_math=1, min_figures=1),
     "chapters/03_algorithms_and_math": Expect(min_math=1, min_figures=1),
     # The source article's code, run as written, raises a RuntimeError: shown, not hidden.
     "chapters/04_code_examples": Expect(min_figures=1, raises=("RuntimeError",)),
@@ -110,7 +109,7 @@ def test_every_image_loaded_and_figures_are_crisp(load_page, docname: str) -> No
     page: PageReport = load_page(docname)
     broken = [img["src"] for img in page.images if not img["complete"] or img["naturalWidth"] <= 0]
     assert not broken, f"images that did not load on {page.url}: {broken}"
-    figures = [img for img in page.images if img["inOutput"] and not img["inAnimation"]]
+    figures = [img for img in page.images if img["inOutput"]]
     wanted = expect(docname).min_figures
     assert len(figures) >= wanted, (
         f"{page.url} shows {len(figures)} figures from code, at least {wanted} expected"
@@ -119,7 +118,6 @@ def test_every_image_loaded_and_figures_are_crisp(load_page, docname: str) -> No
         f"{img['src']} ({img['naturalWidth']} px shown {img['renderedWidth']:.0f} px wide)"
         for img in page.images
         if img["inArticle"]
-        and not img["inAnimation"]
         and not img["svg"]
         and img["renderedWidth"] >= MIN_CHECKED_WIDTH_PX
         and img["naturalWidth"] < MIN_RETINA_RATIO * img["renderedWidth"]
@@ -164,19 +162,6 @@ def test_code_fits_its_column(load_page, docname: str) -> None:
         f"{block['scrollWidth']} > {block['clientWidth']} px: {block['text']}"
         for block in page.wide_code
     )
-
-
-@pytest.mark.parametrize("docname", [p for p in PAGES if expect(p).animation])
-def test_animation_player_is_present_and_steps(load_page, docname: str) -> None:
-    page: PageReport = load_page(docname)
-    assert page.animations, f"no animation player (matplotlib to_jshtml) on {page.url}"
-    for player in page.animations:
-        assert player["hasImage"] and player["imageWidth"] > 0, (
-            f"animation without a frame: {player}"
-        )
-        assert player["frames"] >= 2, f"animation with fewer than two frames: {player}"
-        assert player["buttons"] >= 4, f"animation without its play controls: {player}"
-        assert player["nextFrameChangesImage"], f"'Next frame' does not change the frame: {player}"
 
 
 def _repository_url() -> str:
