@@ -280,7 +280,7 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
         optimizer_class(first_model.parameters(), lr=0.01),
         task,
         epochs=2,
-        checkpoint_path=checkpoint,
+        checkpoint=checkpoint,
         **options,
     )
 
@@ -288,7 +288,7 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
     resumed_model = task.make_model(1234)
     resumed_optimizer = optimizer_class(resumed_model.parameters(), lr=0.01)
     resumed = fit(
-        resumed_model, resumed_optimizer, task, epochs=3, resume_from=checkpoint, **options
+        resumed_model, resumed_optimizer, task, epochs=3, checkpoint=checkpoint, **options
     )
 
     assert without_timings(resumed) == without_timings(uninterrupted)
@@ -304,10 +304,10 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
 def test_resume_refuses_a_checkpoint_of_another_run(task, tmp_path):
     checkpoint = tmp_path / "run.pt"
     model = task.make_model(0)
-    fit(model, Adam(model.parameters()), task, epochs=1, seed=0, checkpoint_path=checkpoint)
+    fit(model, Adam(model.parameters()), task, epochs=1, seed=0, checkpoint=checkpoint)
     model = task.make_model(0)
     with pytest.raises(ValueError, match="another run: seed=0 in the checkpoint, 1 now"):
-        fit(model, Adam(model.parameters()), task, epochs=2, seed=1, resume_from=checkpoint)
+        fit(model, Adam(model.parameters()), task, epochs=2, seed=1, checkpoint=checkpoint)
 
 
 # --------------------------------------------------------------------------------------------
