@@ -14,7 +14,7 @@ Every suite follows one protocol (:func:`run_suite`):
    new value is trained, until the best is inside (at most ``max_grid_extensions`` times); the
    results file says which points were added and why (``meta["tuning"]``). Logistic-regression
    suites tune with :func:`optlib.training.sweep.sweep` (all values and seeds stacked, about
-   3.7x faster there), the others with one :func:`optlib.training.fit` per run.
+   3.7x faster there), the others as the final runs are trained (one ``fit`` per run).
 2. **Compare** the optimizers at their tuned learning rates on ``seeds`` with
    :func:`optlib.training.compare` (per seed: the same initial weights and minibatches for all).
 
@@ -30,6 +30,10 @@ re-runs the first :data:`KEPT_STEPS` steps of stored runs and compares them bit 
 :func:`optlib.training.report.suite_report` summarises a results file (mean ± std, paired
 differences with confidence intervals, time to a validation-loss target);
 :mod:`optlib.figures.suites` draws it.
+
+The package: :mod:`~optlib.book.suites.definitions` (the suites),
+:mod:`~optlib.book.suites.runner` (the protocol above) and :mod:`~optlib.book.suites.results`
+(reading a results file).
 """
 
 from optlib.book.suites.definitions import SUITES, Suite, SuiteOptimizer, scaled, suite_config

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from optlib.book.suites.definitions import SUITES, Suite
-from optlib.book.suites.runner import _tuning_from_meta
 from optlib.training.report import OptimizerSummary, suite_report
 from optlib.training.results import RunRecord, load_document
 from optlib.training.tuning import TuningResult
@@ -68,7 +67,9 @@ def load_results(path: str | Path) -> SuiteResults:
     name = meta.get("config", {}).get("name")
     if name not in SUITES:
         raise ValueError(f"{path}: not a suite's results file (meta.config.name is {name!r})")
-    tuning = {label: _tuning_from_meta(entry) for label, entry in meta.get("tuning", {}).items()}
+    tuning = {
+        label: TuningResult.from_dict(entry) for label, entry in meta.get("tuning", {}).items()
+    }
     return SuiteResults(SUITES[name], meta, final_runs(runs), tuning)
 
 

@@ -7,7 +7,7 @@ re-runs it alone (:func:`reproduce_args`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from optlib.training.results import RunRecord
 from optlib.training.runstore import RunStore
 from optlib.training.sweep import sweep
 from optlib.training.train import Task, compare, make_task
-from optlib.training.tuning import TuningResult, tuning_result
+from optlib.training.tuning import TuningResult, final_val_loss, tuning_result
 
 __all__ = [
     "KEPT_STEPS",
@@ -90,23 +90,42 @@ def run_suite(
     every run goes into ``store`` as it finishes, runs already there are not run again.
     Returns the final runs' records (in :func:`optlib.training.compare`'s order)."""
     task = task or make_task(suite.task, l2=suite.l2, data_dir=data_dir)
-    lrs = {
-        optimizer.label: tune(suite, optimizer, task, store, progress=progress, log=log).best_lr
-        for optimizer in suite.optimizers
-    }
-    log("tuned learning rates: " + ", ".join(f"{label} {lr:g}" for label, lr in lrs.items()))
-    optimizers = {o.label: o for o in suite.optimizers}
+    tuned = {}  # label -> (optimizer, its tuned learning rate)
+    for optimizer in suite.optimizers:
+        result = tune(suite, optimizer, task, store, progress=progress, log=log)
+        tuned[optimizer.label] = (optimizer, result.best_lr)
+    log("tuned learning rates: " + ", ".join(f"{o.label} {lr:g}" for o, lr in tuned.values()))
+    return _train_runs(suite, task, store, tuned, suite.seeds, progress, role="final")
+
+
+def _train_runs(
+    suite: Suite,
+    task: Task,
+    store: RunStore,
+    runs: Mapping[str, tuple[SuiteOptimizer, float]],
+    seeds: Sequence[int],
+    progress: bool | None,
+    **stored: Any,
+) -> list[RunRecord]:
+    """:func:`~optlib.training.compare` of ``runs`` (label -> optimizer, learning rate) on
+    ``seeds`` at the suite's budget, into ``store``: a run the store holds is not trained again;
+    a finished one is stored at once, as :func:`compact_record` with ``stored`` (``role`` first)
+    and with the command that re-runs it alone. Tuning runs (``role="tuning"``) are evaluated
+    only after the last epoch, and never on the test split."""
+    final = stored["role"] == "final"
     return compare(
-        {label: optimizers[label].factory(lr) for label, lr in lrs.items()},
+        {label: optimizer.factory(lr) for label, (optimizer, lr) in runs.items()},
         task,
-        suite.seeds,
+        seeds,
         epochs=suite.epochs,
         batch_size=suite.batch_size,
         progress=progress,
         train_subset=suite.subset,
+        eval_every_epoch=final,
+        evaluate_test=final,
         store=store,
-        reproduce=lambda label, seed: reproduce_args(suite, optimizers[label], lrs[label], seed),
-        stored_form=lambda record: compact_record(record, role="final"),
+        reproduce=lambda label, seed: reproduce_args(suite, *runs[label], seed),
+        stored_form=lambda record: compact_record(record, **stored),
     )
 
 
@@ -119,12 +138,12 @@ def tune(
     progress: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> TuningResult:
-    """Tune ``optimizer``'s learning rate for ``suite`` (see the module docstring), store the
-    result in ``store.meta["tuning"][label]`` and return it. Runs already in ``store`` are
+    """Tune ``optimizer``'s learning rate for ``suite`` (see :mod:`optlib.book.suites`), store
+    the result in ``store.meta["tuning"][label]`` and return it. Runs already in ``store`` are
     reused, so a resumed suite makes the same decisions without training again."""
     stored = store.meta.get("tuning", {}).get(optimizer.label)
     if stored is not None:
-        return _tuning_from_meta(stored)
+        return TuningResult.from_dict(stored)
     grid = sorted(optimizer.grid)
     extensions: list[dict[str, Any]] = []
     while True:
@@ -162,30 +181,15 @@ def _next_grid_point(grid: Sequence[float], side: str) -> float:
     return float(f"{10.0 ** (exponent / per_decade):.3g}")
 
 
-def _tuning_from_meta(entry: dict[str, Any]) -> TuningResult:
-    def floats(values: Sequence[Any]) -> tuple[float, ...]:
-        return tuple(float(v) for v in values)
+def _score(
+    suite: Suite, optimizer: SuiteOptimizer, store: RunStore, grid: Sequence[float]
+) -> TuningResult:
+    """The tuning the stored runs of ``grid`` x ``suite.tune_seeds`` amount to."""
 
-    return TuningResult(
-        optimizer=entry["optimizer"],
-        lrs=floats(entry["lrs"]),
-        seeds=tuple(int(s) for s in entry["seeds"]),
-        val_losses=tuple(floats(row) for row in entry["val_losses"]),
-        mean_val_loss=floats(entry["mean_val_loss"]),
-        std_val_loss=floats(entry["std_val_loss"]),
-        best_lr=float(entry["best_lr"]),
-        epochs=int(entry["epochs"]),
-    )
+    def score(lr: float, seed: int) -> float:
+        return final_val_loss(RunRecord.from_dict(store.get(_tuning_id(optimizer.label, lr, seed))))
 
-
-def _score(suite: Suite, optimizer: SuiteOptimizer, store: RunStore, grid: list[float]):
-    """Final validation loss of every stored tuning run (``inf`` if diverged), summarised."""
-    scores = np.full((len(grid), len(suite.tune_seeds)), np.inf)
-    for i, lr in enumerate(grid):
-        for j, seed in enumerate(suite.tune_seeds):
-            record = store.get(_tuning_id(optimizer.label, lr, seed))
-            if record["status"] == "ok":
-                scores[i, j] = float(record["epoch_val_loss"][-1])
+    scores = np.array([[score(lr, seed) for seed in suite.tune_seeds] for lr in grid])
     return tuning_result(optimizer.label, grid, suite.tune_seeds, scores, suite.epochs)
 
 
@@ -197,59 +201,38 @@ def _train_tuning_runs(
     grid: Sequence[float],
     progress: bool | None,
 ) -> None:
-    """Train every (lr, seed) of ``grid`` x ``suite.tune_seeds`` that ``store`` lacks."""
+    """Train every (lr, seed) of ``grid`` x ``suite.tune_seeds`` that ``store`` lacks: one
+    :func:`~optlib.training.fit` per run, or all in one :func:`~optlib.training.sweep.sweep`
+    if the suite says so (``stacked_tuning``)."""
     missing = [
         lr
         for lr in grid
         if any(_tuning_id(optimizer.label, lr, seed) not in store for seed in suite.tune_seeds)
     ]
-    if not missing:
-        return
-
-    def stored_form(record: RunRecord) -> dict[str, Any]:
-        return compact_record(
-            record, role="tuning", stacked=suite.stacked_tuning, optimizer=optimizer.label
-        )
-
-    if not suite.stacked_tuning:
-        compare(
-            {f"tune/{optimizer.label}/lr={lr:g}": optimizer.factory(lr) for lr in missing},
+    stored = dict(role="tuning", stacked=suite.stacked_tuning, optimizer=optimizer.label)
+    if missing and not suite.stacked_tuning:
+        runs = {f"tune/{optimizer.label}/lr={lr:g}": (optimizer, lr) for lr in missing}
+        _train_runs(suite, task, store, runs, suite.tune_seeds, progress, **stored)
+    elif missing:
+        result = sweep(
             task,
+            optimizer.name,
+            missing,
             suite.tune_seeds,
             epochs=suite.epochs,
             batch_size=suite.batch_size,
-            progress=progress,
-            train_subset=suite.subset,
+            hyperparameters=optimizer.hyperparameters,
             eval_every_epoch=False,
             evaluate_test=False,
-            store=store,
-            reproduce=lambda label, seed: reproduce_args(
-                suite, optimizer, float(label.rpartition("=")[2]), seed
-            ),
-            stored_form=stored_form,
+            train_subset=suite.subset,
+            progress=progress,
+            schedule=with_inverse_sqrt_decay if optimizer.decay else None,
         )
-        return
-    result = sweep(
-        task,
-        optimizer.name,
-        missing,
-        suite.tune_seeds,
-        epochs=suite.epochs,
-        batch_size=suite.batch_size,
-        hyperparameters=optimizer.hyperparameters,
-        eval_every_epoch=False,
-        evaluate_test=False,
-        train_subset=suite.subset,
-        progress=progress,
-        schedule=with_inverse_sqrt_decay if optimizer.decay else None,
-    )
-    for record in result.records:  # the sweep marks a diverged run as fit would
-        run_id = _tuning_id(optimizer.label, record.lr, record.seed)
-        if run_id in store:
-            continue
-        record.optimizer, record.run_id = optimizer.label, run_id
-        record.reproduce = reproduce_args(suite, optimizer, record.lr, record.seed)
-        store.add(stored_form(record))
+        for record in result.records:  # the sweep marks a diverged run as fit would
+            record.run_id = _tuning_id(optimizer.label, record.lr, record.seed)
+            if record.run_id not in store:
+                record.reproduce = reproduce_args(suite, optimizer, record.lr, record.seed)
+                store.add(compact_record(record, **stored))
 
 
 def format_tuning(result: TuningResult, extensions: Sequence[dict[str, Any]] = ()) -> str:
