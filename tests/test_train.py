@@ -18,6 +18,7 @@ from optlib.training import (
     DivergenceError,
     RunRecord,
     Task,
+    TuningResult,
     compare,
     fit,
     load_runs,
@@ -379,7 +380,8 @@ def test_tune_lr_picks_a_sensible_lr_and_counts_divergence_as_inf(task, monkeypa
     assert all(math.isfinite(v) for v in result.val_losses[1])
     # validation only: the test split is never evaluated while tuning
     assert evaluated and not any(x is task.splits.test_x for x in evaluated)
-    json.dumps(result.to_dict())
+    stored = json.loads(json.dumps(result.to_dict()))  # as a results file keeps it
+    assert TuningResult.from_dict(stored).to_dict() == result.to_dict()  # inf and nan survive
 
 
 def test_tune_lr_raises_when_every_lr_diverges(task):
