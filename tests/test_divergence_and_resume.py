@@ -72,30 +72,30 @@ def test_diverged_runs_are_left_out_of_summaries_and_survive_json(task, tmp_path
 
 def test_resume_with_other_hyperparameters_names_them(task, tmp_path):
     checkpoint = tmp_path / "run.pt"
-    train(task, lr=0.01, epochs=1, checkpoint_path=checkpoint)
+    train(task, lr=0.01, epochs=1, checkpoint=checkpoint)
     with pytest.raises(ValueError, match=r"lr=0.01 in the checkpoint, 0.02 now") as caught:
-        train(task, lr=0.02, epochs=2, resume_from=checkpoint)
+        train(task, lr=0.02, epochs=2, checkpoint=checkpoint)
     assert str(checkpoint) in str(caught.value)
     model = task.make_model(0)
     adam = optimizer_factory("adam", lr=0.01, betas=(0.8, 0.999))(model.parameters())
     with pytest.raises(ValueError, match=r"hyperparameters=.*'betas': \[0.9, 0.999\]"):
-        fit(model, adam, task, epochs=2, seed=0, resume_from=checkpoint)
+        fit(model, adam, task, epochs=2, seed=0, checkpoint=checkpoint)
 
 
 def test_resume_from_a_damaged_checkpoint_names_the_file(task, tmp_path):
     checkpoint = tmp_path / "run.pt"
-    train(task, epochs=1, checkpoint_path=checkpoint)
+    train(task, epochs=1, checkpoint=checkpoint)
     raw = bytearray(checkpoint.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     checkpoint.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match=f"{checkpoint}: damaged"):
-        train(task, epochs=2, resume_from=checkpoint)
+        train(task, epochs=2, checkpoint=checkpoint)
 
 
 def test_a_resumed_fit_equals_an_uninterrupted_one(task, tmp_path):
     checkpoint = tmp_path / "run.pt"
-    train(task, epochs=2, checkpoint_path=checkpoint)
-    resumed = train(task, epochs=4, resume_from=checkpoint)
+    train(task, epochs=2, checkpoint=checkpoint)
+    resumed = train(task, epochs=4, checkpoint=checkpoint)
     whole = train(task, epochs=4)
     for field in ("train_loss", "epoch_val_loss", "test_accuracy", "batch_order_fingerprint"):
         assert getattr(resumed, field) == getattr(whole, field)

@@ -143,12 +143,12 @@ def test_a_decayed_run_resumes_from_a_checkpoint_where_it_stopped(task, tmp_path
 
     checkpoint = tmp_path / "run.pt"
     first = task.make_model(3)
-    training.fit(first, factory(first.parameters()), task, epochs=1, checkpoint_path=checkpoint,
+    training.fit(first, factory(first.parameters()), task, epochs=1, checkpoint=checkpoint,
               **options)  # fmt: skip
     resumed_model = task.make_model(3)
     resumed_optimizer = factory(resumed_model.parameters())
     resumed = training.fit(
-        resumed_model, resumed_optimizer, task, epochs=3, resume_from=checkpoint, **options
+        resumed_model, resumed_optimizer, task, epochs=3, checkpoint=checkpoint, **options
     )
     assert resumed.train_loss == uninterrupted.train_loss
     assert resumed_optimizer.param_groups[0]["lr"] == pytest.approx(

@@ -106,8 +106,8 @@ def test_dropout_mlp_resumes_bit_identically(tmp_path):
 
     whole = run()
     checkpoint = tmp_path / "run.pt"
-    run(checkpoint_path=checkpoint, max_steps=4)  # one epoch (4 steps) checkpointed
-    resumed = run(resume_from=checkpoint)
+    run(checkpoint=checkpoint, max_steps=4)  # one epoch (4 steps) checkpointed
+    resumed = run(checkpoint=checkpoint)
     assert resumed.train_loss == whole.train_loss
     assert resumed.epoch_val_loss == whole.epoch_val_loss
 

@@ -18,6 +18,7 @@ from optlib.training import (
     DivergenceError,
     RunRecord,
     Task,
+    TuningResult,
     compare,
     fit,
     load_runs,
@@ -280,7 +281,7 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
         optimizer_class(first_model.parameters(), lr=0.01),
         task,
         epochs=2,
-        checkpoint_path=checkpoint,
+        checkpoint=checkpoint,
         **options,
     )
 
@@ -288,7 +289,7 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
     resumed_model = task.make_model(1234)
     resumed_optimizer = optimizer_class(resumed_model.parameters(), lr=0.01)
     resumed = fit(
-        resumed_model, resumed_optimizer, task, epochs=3, resume_from=checkpoint, **options
+        resumed_model, resumed_optimizer, task, epochs=3, checkpoint=checkpoint, **options
     )
 
     assert without_timings(resumed) == without_timings(uninterrupted)
@@ -304,10 +305,10 @@ def test_resuming_from_a_checkpoint_is_bit_identical(task, tmp_path, optimizer_c
 def test_resume_refuses_a_checkpoint_of_another_run(task, tmp_path):
     checkpoint = tmp_path / "run.pt"
     model = task.make_model(0)
-    fit(model, Adam(model.parameters()), task, epochs=1, seed=0, checkpoint_path=checkpoint)
+    fit(model, Adam(model.parameters()), task, epochs=1, seed=0, checkpoint=checkpoint)
     model = task.make_model(0)
     with pytest.raises(ValueError, match="another run: seed=0 in the checkpoint, 1 now"):
-        fit(model, Adam(model.parameters()), task, epochs=2, seed=1, resume_from=checkpoint)
+        fit(model, Adam(model.parameters()), task, epochs=2, seed=1, checkpoint=checkpoint)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +380,8 @@ def test_tune_lr_picks_a_sensible_lr_and_counts_divergence_as_inf(task, monkeypa
     assert all(math.isfinite(v) for v in result.val_losses[1])
     # validation only: the test split is never evaluated while tuning
     assert evaluated and not any(x is task.splits.test_x for x in evaluated)
-    json.dumps(result.to_dict())
+    stored = json.loads(json.dumps(result.to_dict()))  # as a results file keeps it
+    assert TuningResult.from_dict(stored).to_dict() == result.to_dict()  # inf and nan survive
 
 
 def test_tune_lr_raises_when_every_lr_diverges(task):

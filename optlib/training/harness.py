@@ -129,7 +129,7 @@ _RESUME_KEYS = (
 )
 
 
-def _resume(
+def restore_checkpoint(
     path: str | Path,
     model: nn.Module,
     optimizer: Optimizer,
@@ -192,39 +192,40 @@ def new_record(
     )
 
 
-def far_above_start(loss: float, first_loss: float) -> bool:
-    """Whether a training-set ``loss`` is more than :data:`DIVERGENCE_FACTOR` times the run's
-    first minibatch loss: the divergence test of :func:`fit` and of the stacked sweep."""
-    return loss > DIVERGENCE_FACTOR * first_loss
+def training_loss_divergence(loss: float, first_loss: float) -> str | None:
+    """Why an evaluation's training-set ``loss`` says the run has diverged (non-finite, or above
+    :data:`DIVERGENCE_FACTOR` times the run's first minibatch loss), or ``None`` if it has not:
+    the test of :func:`fit` (:func:`check_training_loss`) and of the stacked sweep."""
+    if not math.isfinite(loss):
+        return "training-set loss"
+    if loss > DIVERGENCE_FACTOR * first_loss:
+        return f"training-set loss, over {DIVERGENCE_FACTOR:g}x the first loss ({first_loss:.3g}),"
+    return None
 
 
 def check_training_loss(record: RunRecord, loss: float) -> None:
-    """Raise :class:`DivergenceError` if an evaluation's training-set ``loss`` is non-finite or
-    above :data:`DIVERGENCE_FACTOR` times the run's first minibatch loss."""
+    """Raise :class:`DivergenceError` if an evaluation's training-set ``loss`` says the run has
+    diverged (:func:`training_loss_divergence`)."""
     first = record.train_loss[0] if record.train_loss else math.inf
-    if not math.isfinite(loss):
-        where = "training-set loss"
-    elif far_above_start(loss, first):
-        where = f"training-set loss, over {DIVERGENCE_FACTOR:g}x the first loss ({first:.3g}),"
-    else:
-        return
-    raise DivergenceError(record.optimizer, record.steps, record.lr, loss, where, record=record)
+    where = training_loss_divergence(loss, first)
+    if where is not None:
+        raise DivergenceError(record.optimizer, record.steps, record.lr, loss, where, record=record)
+
+
+def mark_diverged(record: RunRecord, *, step: int, loss: float, lr: float, where: str) -> None:
+    """Mark ``record`` ``status="diverged"``, with where it stopped: kept and stored, left out
+    of means."""
+    record.status = "diverged"
+    record.divergence = {"step": step, "loss": loss, "lr": lr, "where": where}
 
 
 def diverged_record(error: DivergenceError) -> RunRecord:
-    """The record a :class:`DivergenceError` carries, marked ``status="diverged"`` with where
-    it stopped: kept and stored, left out of means."""
+    """The record a :class:`DivergenceError` carries, marked diverged (:func:`mark_diverged`)."""
     if error.record is None:
         raise ValueError("This DivergenceError carries no record") from error
-    record = error.record
-    record.status = "diverged"
-    record.divergence = {
-        "step": error.step,
-        "loss": error.loss,
-        "lr": error.lr,
-        "where": error.where,
-    }
-    return record
+    where = {"step": error.step, "loss": error.loss, "lr": error.lr, "where": error.where}
+    mark_diverged(error.record, **where)
+    return error.record
 
 
 def check_finite_loss(loss: Tensor, record: RunRecord, optimizer: Optimizer, step: int) -> float:
@@ -244,7 +245,7 @@ def save_checkpoint(
     batch_order: torch.Generator,
     record: RunRecord,
 ) -> None:
-    """Save everything a resumed run needs after a complete epoch (see ``fit(resume_from=)``),
+    """Save everything a resumed run needs after a complete epoch (see ``fit(checkpoint=)``),
     atomically and with a SHA-256 (:func:`optlib.training.files.save_checkpoint`)."""
     write_checkpoint(
         path,

@@ -52,21 +52,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from optlib.training.harness import (
-    DIVERGENCE_FACTOR,
     OptimizerFactory,
     chain_fingerprint,
     check_seeds,
     epoch_order,
-    far_above_start,
+    mark_diverged,
     optimizer_factory,
     progress_bar,
     progress_enabled,
     recorded_hyperparameters,
+    training_loss_divergence,
 )
 from optlib.training.models import device as default_device
 from optlib.training.models import parameter_fingerprint
 from optlib.training.results import RunRecord
-from optlib.training.train import EVAL_BATCH_SIZE, Task
+from optlib.training.train import EVAL_BATCH_SIZE, Task, check_budget
 
 __all__ = ["Schedule", "StackedOptimizer", "SweepResult", "stacked_logits", "sweep"]
 
@@ -242,9 +242,7 @@ class _Runs:
         """End run (s, i) at ``step``; its record is kept, marked as ``fit`` marks one."""
         k = i * self.n_seeds + s
         self.diverged_at[k] = step
-        record = self.records[k]
-        record.status = "diverged"
-        record.divergence = {"step": step, "loss": loss, "lr": record.lr, "where": where}
+        mark_diverged(self.records[k], step=step, loss=loss, lr=self.records[k].lr, where=where)
 
     def add_losses(self, losses: list[list[float]], step: int) -> None:
         """Append each live run's minibatch loss; a non-finite loss ends the run at ``step``."""
@@ -262,20 +260,19 @@ class _Runs:
     def add_evaluation(
         self, results: Mapping[str, tuple[list, list]], step: int, seconds: float
     ) -> None:
-        """Append one evaluation per live run, as ``fit`` does; a non-finite loss, or a
-        training-set loss far above the run's first (:func:`.harness.far_above_start`), ends it."""
+        """Append one evaluation per live run, as ``fit`` does; a training-set loss that says
+        the run diverged (:func:`.harness.training_loss_divergence`) or a non-finite validation
+        loss ends it."""
         for s, i, record in list(self.live()):
             (train_loss, train_acc), (val_loss, val_acc) = (
                 (results[split][0][s][i], results[split][1][s][i]) for split in ("train", "val")
             )
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)) or far_above_start(
-                train_loss, record.train_loss[0]
-            ):
-                where = "training-set loss"
-                if math.isfinite(train_loss) and math.isfinite(val_loss):
-                    first = record.train_loss[0]
-                    where += f", over {DIVERGENCE_FACTOR:g}x the first loss ({first:.3g}),"
+            where = training_loss_divergence(train_loss, record.train_loss[0])
+            if where is not None:
                 self.diverge(s, i, step, train_loss, where)
+                continue
+            if not math.isfinite(val_loss):
+                self.diverge(s, i, step, val_loss, "validation loss")
                 continue
             record.eval_steps.append(step)
             record.epoch_train_loss.append(train_loss)
@@ -293,21 +290,13 @@ class _Runs:
 # --------------------------------------------------------------------------------------------
 # The sweep
 # --------------------------------------------------------------------------------------------
-def _check_arguments(
-    lrs: tuple[float, ...], seeds: tuple[int, ...], epochs: int, batch_size: int, max_steps
-) -> None:
+def _check_grid(lrs: tuple[float, ...], seeds: tuple[int, ...]) -> None:
     if not lrs or any(not (lr >= 0 and math.isfinite(lr)) for lr in lrs):
         raise ValueError(f"Invalid lrs: {lrs}; expected finite learning rates >= 0")
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"Invalid lrs: {lrs}; duplicates")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"Invalid seeds: {seeds}; duplicates")
-    if epochs < 1:
-        raise ValueError(f"Invalid epochs: {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"Invalid batch_size: {batch_size}")
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"Invalid max_steps: {max_steps}")
 
 
 def sweep(
@@ -340,11 +329,8 @@ def sweep(
     group, so a per-group schedule decays each from its own starting value.
     """
     lrs, seeds = tuple(float(lr) for lr in lrs), tuple(check_seeds(seeds))
-    _check_arguments(lrs, seeds, epochs, batch_size, max_steps)
-    n_available = len(task.splits.train_x)
-    n_train = n_available if train_subset is None else train_subset
-    if not 1 <= n_train <= n_available:
-        raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
+    _check_grid(lrs, seeds)
+    n_train = check_budget(task, epochs, batch_size, max_steps, train_subset)
     hyperparameters = dict(hyperparameters or {})
     if "lr" in hyperparameters:
         raise ValueError("hyperparameters must not contain 'lr': sweep takes the lrs separately")

@@ -1,4 +1,4 @@
-r"""The training harness: one plain loop, fair comparisons, learning-rate tuning.
+r"""The training harness: one plain loop and fair comparisons.
 
 :func:`fit` trains one model with one optimizer and returns a :class:`~optlib.training.RunRecord`.
 Its loop is the textbook one, written out so a reader can follow every line::
@@ -9,16 +9,15 @@ Its loop is the textbook one, written out so a reader can follow every line::
             loss = objective(model, task, x[indices], y[indices])  # recorded before the update
             optimizer.zero_grad(); loss.backward(); optimizer.step()
         evaluate(model, ...)  # train, validation and test loss and accuracy
+        save_checkpoint(...)  # with fit(checkpoint=path): a run killed later resumes here
 
 What makes a comparison fair (:func:`compare`): for a given seed every optimizer starts from the
 *same* initial weights (built once, then deep-copied) and sees the *same* minibatches in the same
 order (the shuffling generator is seeded with the same seed). Each record carries a fingerprint of
 both, so the claim can be checked, not just believed.
 
-How learning rates are tuned (:func:`optlib.training.tune_lr`): each learning rate of a
-log-spaced grid is run on every seed; the score is the validation loss after the last epoch (a
-run that diverges scores :math:`+\infty`); the best learning rate minimises the mean score over
-seeds. The test split is never evaluated while tuning.
+Learning rates are tuned by :func:`optlib.training.tune_lr` (:mod:`optlib.training.tuning`): a
+comparison whose contenders are the learning rates of a grid, scored on the validation split.
 
 The objective is the mean cross entropy of the minibatch, plus an optional L2 penalty
 (:attr:`Task.l2`) on the weight matrices, as in the Adam paper's logistic regression:
@@ -45,7 +44,6 @@ from optlib.training.data import DataSplits
 from optlib.training.harness import (
     DivergenceError,
     OptimizerSpec,
-    _resume,
     as_factory,
     chain_fingerprint,
     check_finite_loss,
@@ -56,6 +54,7 @@ from optlib.training.harness import (
     new_record,
     progress_bar,
     progress_enabled,
+    restore_checkpoint,
     save_checkpoint,
 )
 from optlib.training.models import device as default_device
@@ -68,6 +67,7 @@ __all__ = [
     "TASKS",
     "Evaluation",
     "Task",
+    "check_budget",
     "compare",
     "evaluate",
     "fit",
@@ -217,8 +217,7 @@ def fit(
     optimizer_name: str | None = None,
     eval_every_epoch: bool = True,
     evaluate_test: bool = True,
-    checkpoint_path: str | Path | None = None,
-    resume_from: str | Path | None = None,
+    checkpoint: str | Path | None = None,
     progress: bool | None = None,
     max_steps: int | None = None,
     train_subset: int | None = None,
@@ -240,14 +239,13 @@ def fit(
         Evaluate train/validation(/test) loss and accuracy after every epoch, or only at the end.
     evaluate_test:
         Set ``False`` while tuning hyperparameters, so the test split is never looked at.
-    checkpoint_path:
-        After each complete epoch, save model, optimizer, shuffling-generator state, step count
-        and the record so far to this file (atomically, with a SHA-256 of its contents).
-    resume_from:
-        A checkpoint written by an earlier call of the same run (optimizer, hyperparameters,
-        task, seed, batch size, initial weights: any difference is an error naming it);
-        training continues from it up to ``epochs`` and the result is bit-identical to an
-        uninterrupted run (timings aside). A damaged file is an error naming it.
+    checkpoint:
+        A file to resume from and to save to. If it exists, it must hold an earlier call of the
+        same run (optimizer, hyperparameters, task, seed, batch size: any difference is an error
+        naming it; a damaged file is an error naming it), and training continues from it up to
+        ``epochs``, bit-identical to an uninterrupted run (timings aside). After each complete
+        epoch, model, optimizer, shuffling-generator state, step count and the record so far are
+        saved to it (atomically, with a SHA-256 of its contents).
     progress:
         Show a tqdm progress bar; ``None`` means on in terminals and notebooks, off under CI.
     max_steps:
@@ -265,17 +263,7 @@ def fit(
         :data:`~optlib.training.harness.DIVERGENCE_FACTOR` times the first minibatch loss;
         it names the optimizer, the step and the lr, and carries the record so far.
     """
-    if epochs < 1:
-        raise ValueError(f"Invalid epochs: {epochs}")
-    if batch_size < 1:
-        raise ValueError(f"Invalid batch_size: {batch_size}")
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"Invalid max_steps: {max_steps}")
-    n_available = len(task.splits.train_x)
-    n_train = n_available if train_subset is None else train_subset
-    if not 1 <= n_train <= n_available:
-        raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
-
+    n_train = check_budget(task, epochs, batch_size, max_steps, train_subset)
     splits = _on_device(task, n_train, next(model.parameters()).device)
     train_x, train_y = splits[0], splits[1]
     name = optimizer_name or type(optimizer).__name__.lower()
@@ -289,8 +277,8 @@ def fit(
         name=name,
     )
     batch_order = torch.Generator().manual_seed(seed)
-    if resume_from is not None:
-        record = _resume(resume_from, model, optimizer, batch_order, expected=record)
+    if checkpoint is not None and Path(checkpoint).exists():
+        record = restore_checkpoint(checkpoint, model, optimizer, batch_order, expected=record)
     total_steps = min(epochs * record.steps_per_epoch, max_steps or math.inf)
 
     step = record.steps
@@ -322,11 +310,29 @@ def fit(
             if eval_every_epoch or finished:
                 _evaluate_into(record, model, splits, evaluate_test)
                 bar.set_postfix(val_loss=f"{record.epoch_val_loss[-1]:.4f}")
-            if checkpoint_path is not None and step == record.epochs * record.steps_per_epoch:
-                save_checkpoint(checkpoint_path, model, optimizer, batch_order, record)
+            if checkpoint is not None and step == record.epochs * record.steps_per_epoch:
+                save_checkpoint(checkpoint, model, optimizer, batch_order, record)
             if finished:
                 break
     return record
+
+
+def check_budget(
+    task: Task, epochs: int, batch_size: int, max_steps: int | None, train_subset: int | None
+) -> int:
+    """The number of training examples :func:`fit` (and the stacked sweep) train on;
+    ``ValueError`` naming a bad argument."""
+    if epochs < 1:
+        raise ValueError(f"Invalid epochs: {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"Invalid batch_size: {batch_size}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"Invalid max_steps: {max_steps}")
+    n_available = len(task.splits.train_x)
+    n_train = n_available if train_subset is None else train_subset
+    if not 1 <= n_train <= n_available:
+        raise ValueError(f"Invalid train_subset: {train_subset} (the task has {n_available})")
+    return n_train
 
 
 def _on_device(task: Task, n_train: int, device: torch.device) -> tuple[Tensor, ...]:
@@ -417,7 +423,6 @@ def compare(
                     records.append(RunRecord.from_dict(store.get(run_id)))
                     runs_bar.update()
                     continue
-                checkpoint = store.checkpoint_path(run_id) if store is not None else None
                 model = copy.deepcopy(initial_model).to(run_device)
                 try:
                     record = fit(
@@ -430,13 +435,12 @@ def compare(
                         optimizer_name=label,
                         eval_every_epoch=eval_every_epoch,
                         evaluate_test=evaluate_test,
+                        checkpoint=store.checkpoint_path(run_id) if store is not None else None,
                         progress=show,
                         max_steps=max_steps,
                         train_subset=train_subset,
-                        checkpoint_path=checkpoint,
-                        resume_from=checkpoint if checkpoint and checkpoint.exists() else None,
                     )
-                except DivergenceError as error:
+                except DivergenceError as error:  # kept, marked; the other runs go on
                     record = diverged_record(error)
                 record.run_id = run_id
                 record.reproduce = reproduce(label, seed) if reproduce else None

@@ -9,7 +9,6 @@ choosing it.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -17,19 +16,19 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from optlib.training.harness import (
-    DivergenceError,
-    OptimizerFactory,
-    check_seeds,
-    optimizer_factory,
-    progress_bar,
-    progress_enabled,
-)
-from optlib.training.models import device as default_device
+from optlib.training.harness import OptimizerFactory, check_seeds, optimizer_factory
+from optlib.training.results import RunRecord
 from optlib.training.sweep import SweepResult, sweep
-from optlib.training.train import Task, fit
+from optlib.training.train import Task, compare
 
-__all__ = ["TuningResult", "log_grid", "sweep_tuning", "tune_lr", "tuning_result"]
+__all__ = [
+    "TuningResult",
+    "final_val_loss",
+    "log_grid",
+    "sweep_tuning",
+    "tune_lr",
+    "tuning_result",
+]
 
 
 class TuningResult(NamedTuple):
@@ -64,6 +63,25 @@ class TuningResult(NamedTuple):
 
         return {key: clean(value) for key, value in self._asdict().items()}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TuningResult:
+        """Rebuild a result from :meth:`to_dict` output (e.g. a results file's
+        ``meta["tuning"]``); extra keys are ignored."""
+
+        def floats(values: Sequence[Any]) -> tuple[float, ...]:
+            return tuple(float(value) for value in values)
+
+        return cls(
+            optimizer=data["optimizer"],
+            lrs=floats(data["lrs"]),
+            seeds=tuple(int(seed) for seed in data["seeds"]),
+            val_losses=tuple(floats(row) for row in data["val_losses"]),
+            mean_val_loss=floats(data["mean_val_loss"]),
+            std_val_loss=floats(data["std_val_loss"]),
+            best_lr=float(data["best_lr"]),
+            epochs=int(data["epochs"]),
+        )
+
 
 def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
     """Log-spaced learning rates from ``low`` to ``high`` with ``per_decade`` points per decade.
@@ -78,6 +96,11 @@ def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
     n_points = round(math.log10(high / low) * per_decade) + 1
     exponents = np.linspace(math.log10(low), math.log10(high), n_points)
     return tuple(float(f"{10.0**e:.3g}") for e in exponents)
+
+
+def final_val_loss(record: RunRecord) -> float:
+    """A tuning run's score: its validation loss after the last epoch, ``inf`` if it diverged."""
+    return math.inf if record.diverged else record.epoch_val_loss[-1]
 
 
 def tuning_result(
@@ -120,10 +143,11 @@ def tune_lr(
 ) -> TuningResult:
     """Pick the learning rate with the lowest mean final validation loss over ``seeds``.
 
-    Every ``(lr, seed)`` pair is one :func:`~optlib.training.fit` run from the seed's initial
-    weights and batch order (the same for every lr), evaluated on the validation split only. A
-    run that diverges (:class:`DivergenceError`) scores ``+inf`` instead of stopping the search.
-    Raises ``ValueError`` when every learning rate diverges.
+    Every ``(lr, seed)`` pair is one run of :func:`~optlib.training.compare`, whose contenders
+    are the learning rates: from the seed's initial weights and batch order (the same for every
+    lr), evaluated on the validation split only, after the last epoch. A run that diverges
+    scores ``+inf`` (:func:`final_val_loss`) instead of stopping the search. Raises
+    ``ValueError`` when every learning rate diverges.
 
     ``optimizer`` is a name of :data:`optlib.optim.OPTIMIZERS` (other hyperparameters fixed at
     ``hyperparameters``, default torch's) or a function ``lr -> factory`` for an optimizer that
@@ -145,62 +169,27 @@ def tune_lr(
         raise ValueError("hyperparameters must not contain 'lr': it is what tune_lr varies")
     if not by_name and (hyperparameters or stacked):
         raise ValueError("hyperparameters and stacked=True need an optimizer name, not a factory")
-    if stacked:
-        return _tune_stacked(
-            optimizer,
-            task,
-            lrs,
-            seeds,
-            epochs=epochs,
-            batch_size=batch_size,
-            hyperparameters=hyperparameters,
-            progress=progress,
-            train_subset=train_subset,
-            max_steps=max_steps,
-            device=device,
-        )
-    run_device = torch.device(device) if device is not None else default_device()
-    show = progress_enabled(progress)
-
-    scores = np.full((len(lrs), len(seeds)), np.inf)
-    with progress_bar(len(lrs) * len(seeds), f"tune {label}", show, unit="run") as runs_bar:
-        for j, seed in enumerate(seeds):
-            initial_model = task.make_model(seed)
-            for i, lr in enumerate(lrs):
-                if by_name:
-                    factory = optimizer_factory(optimizer, lr=lr, **hyperparameters)
-                else:
-                    factory = optimizer(lr)
-                model = copy.deepcopy(initial_model).to(run_device)
-                try:
-                    record = fit(
-                        model,
-                        factory(model.parameters()),
-                        task,
-                        epochs=epochs,
-                        batch_size=batch_size,
-                        seed=seed,
-                        optimizer_name=label,
-                        eval_every_epoch=False,
-                        evaluate_test=False,
-                        progress=show,
-                        max_steps=max_steps,
-                        train_subset=train_subset,
-                    )
-                    scores[i, j] = record.epoch_val_loss[-1]
-                except DivergenceError:
-                    scores[i, j] = np.inf
-                runs_bar.update()
-    return tuning_result(label, lrs, seeds, scores, epochs)
-
-
-def _tune_stacked(
-    optimizer_name: str, task: Task, lrs: tuple[float, ...], seeds: list[int], **options: Any
-) -> TuningResult:
-    result = sweep(
-        task, optimizer_name, lrs, seeds, eval_every_epoch=False, evaluate_test=False, **options
+    budget = dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        progress=progress,
+        train_subset=train_subset,
+        max_steps=max_steps,
+        device=device,
+        eval_every_epoch=False,
+        evaluate_test=False,
     )
-    return sweep_tuning(result, optimizer_name, epochs=options["epochs"])
+    if stacked:
+        result = sweep(task, optimizer, lrs, seeds, hyperparameters=hyperparameters, **budget)
+        return sweep_tuning(result, optimizer, epochs=epochs)
+
+    def factory(lr: float) -> OptimizerFactory:
+        return optimizer_factory(optimizer, lr=lr, **hyperparameters) if by_name else optimizer(lr)
+
+    # One contender per learning rate; the runs come out seed by seed, lrs in order within one.
+    runs = compare({f"{label} lr={lr!r}": factory(lr) for lr in lrs}, task, seeds, **budget)
+    scores = np.array([final_val_loss(run) for run in runs]).reshape(len(seeds), len(lrs)).T
+    return tuning_result(label, lrs, seeds, scores, epochs)
 
 
 def sweep_tuning(result: SweepResult, label: str, *, epochs: int | None = None) -> TuningResult:
@@ -209,10 +198,8 @@ def sweep_tuning(result: SweepResult, label: str, *, epochs: int | None = None) 
 
     What ``tune_lr(..., stacked=True)`` returns; call it yourself to keep the sweep's runs too
     (chapter 4 draws their training curves)."""
-    scores = np.full((len(result.lrs), len(result.seeds)), np.inf)
-    for k, record in enumerate(result.records):
-        if record.status != "diverged":
-            scores[k // len(result.seeds), k % len(result.seeds)] = record.epoch_val_loss[-1]
+    scores = np.array([final_val_loss(record) for record in result.records])
+    scores = scores.reshape(len(result.lrs), len(result.seeds))  # learning-rate major
     if epochs is None:
         epochs = max(record.epochs for record in result.records)
     return tuning_result(label, result.lrs, result.seeds, scores, epochs)
