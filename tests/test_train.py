@@ -21,6 +21,7 @@ from optlib.training import (
     TuningResult,
     compare,
     fit,
+    format_tuning,
     load_runs,
     optimizer_factory,
     save_runs,
@@ -494,3 +495,27 @@ def test_training_loss_curve_averages_windows_then_seeds():
     assert curve.mean.tolist() == [2.5, 1.5]
     assert curve.std == pytest.approx([math.sqrt(0.5), math.sqrt(0.5)])
     assert window_means([1.0, 2.0, 3.0, 4.0, 5.0], 2).tolist() == [1.5, 3.5]
+
+
+def test_format_tuning_marks_the_best_the_diverged_and_an_edge():
+    inf, nan = float("inf"), float("nan")
+    result = TuningResult(
+        optimizer="adam",
+        lrs=(0.001, 0.01, 0.1),
+        seeds=(0, 1),
+        val_losses=((0.5, 0.7), (0.3, 0.4), (inf, 0.2)),
+        mean_val_loss=(0.6, 0.35, inf),
+        std_val_loss=(0.1414, 0.0707, nan),
+        best_lr=0.01,
+        epochs=3,
+    )
+    lines = format_tuning(result).splitlines()
+    assert lines[0] == "adam: final validation loss after 3 epochs, 2 seed(s)"
+    assert lines[2] == "  lr=0.01      0.3500 ± 0.0707  <- best"
+    assert lines[3] == "  lr=0.1       diverged"
+    assert len(lines) == 4  # the best is inside the grid: no warning
+    on_edge = format_tuning(result._replace(best_lr=0.001)).splitlines()
+    assert on_edge[-1].endswith("on the grid's edge; consider widening the grid")
+    extended = format_tuning(result._replace(best_lr=0.1), [{"lr": 0.1}]).splitlines()
+    assert "(added: the best was on the edge)" in extended[3]
+    assert extended[-1].endswith("still on the grid's edge after 1 extensions")

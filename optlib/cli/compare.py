@@ -9,7 +9,6 @@ SIGINT/SIGTERM prints what was saved and the command that continues (:func:`inte
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -301,7 +300,7 @@ def tune_into(
                 max_steps=args.max_steps,
                 stacked=True,  # all (lr, seed) runs at once
             )
-            print(format_tuning(result), flush=True)
+            print(train.format_tuning(result), flush=True)
             store.update_meta(tuning={**tuning, name: result.to_dict()})
             tuning = store.meta["tuning"]
         lrs[name] = float(tuning[name]["best_lr"])
@@ -333,18 +332,4 @@ def interruption_report(
                 "every epoch): it starts over."
             )
     lines.append(continue_line(argv))
-    return "\n".join(lines)
-
-
-def format_tuning(result: train.TuningResult) -> str:
-    """Mean ± std validation loss per learning rate, best one marked. (A suite's log uses
-    :func:`optlib.book.suites.format_tuning`, which also names the epochs and grid extensions.)"""
-    lines = [f"{result.optimizer}: final validation loss over {len(result.seeds)} seed(s)"]
-    for lr, mean, std in zip(result.lrs, result.mean_val_loss, result.std_val_loss, strict=True):
-        spread = "" if math.isnan(std) else f" ± {std:.4f}"
-        mark = "  <- best" if lr == result.best_lr else ""
-        shown = "diverged" if math.isinf(mean) else f"{mean:.4f}{spread}"
-        lines.append(f"  lr={lr:<10g} {shown}{mark}")
-    if result.best_on_edge:
-        lines.append("  warning: the best lr is at the edge of the grid; consider widening it")
     return "\n".join(lines)

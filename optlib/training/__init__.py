@@ -32,7 +32,7 @@ from optlib.training.results import (
 )
 from optlib.training.sparse import make_sparse_classification, sparse_splits, zipf_feature_frequency
 from optlib.training.train import TASKS, Task, compare, evaluate, fit, make_task, objective
-from optlib.training.tuning import TuningResult, log_grid, sweep_tuning, tune_lr
+from optlib.training.tuning import TuningResult, format_tuning, log_grid, sweep_tuning, tune_lr
 
 __all__ = [
     "MLP",
@@ -49,6 +49,7 @@ __all__ = [
     "device",
     "evaluate",
     "fit",
+    "format_tuning",
     "group_by_optimizer",
     "load_mnist",
     "load_runs",

@@ -22,6 +22,7 @@ from optlib.training.sweep import SweepResult, sweep
 from optlib.training.train import Task, compare
 
 __all__ = [
+    "format_tuning",
     "TuningResult",
     "final_val_loss",
     "log_grid",
@@ -203,3 +204,27 @@ def sweep_tuning(result: SweepResult, label: str, *, epochs: int | None = None) 
     if epochs is None:
         epochs = max(record.epochs for record in result.records)
     return tuning_result(label, result.lrs, result.seeds, scores, epochs)
+
+
+def format_tuning(result: TuningResult, extensions: Sequence[dict[str, Any]] = ()) -> str:
+    """Mean ± std final validation loss per learning rate, the chosen one marked; the values a
+    suite added because the best was on the grid's edge (``extensions``) are marked too."""
+    lines = [
+        f"{result.optimizer}: final validation loss after {result.epochs} epochs, "
+        f"{len(result.seeds)} seed(s)"
+    ]
+    added = {extension["lr"] for extension in extensions}
+    for lr, mean, std in zip(result.lrs, result.mean_val_loss, result.std_val_loss, strict=True):
+        shown = "diverged" if math.isinf(mean) else f"{mean:.4f}"
+        if not (math.isinf(mean) or math.isnan(std)):
+            shown += f" ± {std:.4f}"
+        notes = ["<- best"] if lr == result.best_lr else []
+        notes += ["(added: the best was on the edge)"] if lr in added else []
+        lines.append(f"  lr={lr:<9g} {shown}  {' '.join(notes)}".rstrip())
+    if result.best_on_edge and extensions:
+        lines.append(
+            f"  warning: the best lr is still on the grid's edge after {len(extensions)} extensions"
+        )
+    elif result.best_on_edge:
+        lines.append("  warning: the best lr is on the grid's edge; consider widening the grid")
+    return "\n".join(lines)

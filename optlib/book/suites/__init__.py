@@ -41,7 +41,6 @@ from optlib.book.suites.results import SuiteResults, final_runs, load_results, r
 from optlib.book.suites.runner import (
     KEPT_STEPS,
     compact_record,
-    format_tuning,
     reproduce_args,
     run_suite,
     tune,
@@ -55,7 +54,6 @@ __all__ = [
     "SuiteResults",
     "compact_record",
     "final_runs",
-    "format_tuning",
     "load_results",
     "report_text",
     "reproduce_args",

@@ -19,12 +19,11 @@ from optlib.training.results import RunRecord
 from optlib.training.runstore import RunStore
 from optlib.training.sweep import sweep
 from optlib.training.train import Task, compare, make_task
-from optlib.training.tuning import TuningResult, final_val_loss, tuning_result
+from optlib.training.tuning import TuningResult, final_val_loss, format_tuning, tuning_result
 
 __all__ = [
     "KEPT_STEPS",
     "compact_record",
-    "format_tuning",
     "reproduce_args",
     "run_suite",
     "tune",
@@ -233,24 +232,3 @@ def _train_tuning_runs(
             if record.run_id not in store:
                 record.reproduce = reproduce_args(suite, optimizer, record.lr, record.seed)
                 store.add(compact_record(record, **stored))
-
-
-def format_tuning(result: TuningResult, extensions: Sequence[dict[str, Any]] = ()) -> str:
-    """Mean ± std final validation loss per learning rate, the chosen one marked."""
-    lines = [
-        f"{result.optimizer}: final validation loss after {result.epochs} epochs, "
-        f"{len(result.seeds)} seed(s)"
-    ]
-    added = {extension["lr"] for extension in extensions}
-    for lr, mean, std in zip(result.lrs, result.mean_val_loss, result.std_val_loss, strict=True):
-        shown = "diverged" if math.isinf(mean) else f"{mean:.4f}"
-        if not (math.isinf(mean) or math.isnan(std)):
-            shown += f" ± {std:.4f}"
-        notes = ["<- best"] if lr == result.best_lr else []
-        notes += ["(added: the best was on the edge)"] if lr in added else []
-        lines.append(f"  lr={lr:<9g} {shown}  {' '.join(notes)}".rstrip())
-    if result.best_on_edge:
-        lines.append(
-            f"  warning: the best lr is still on the grid's edge after {len(extensions)} extensions"
-        )
-    return "\n".join(lines)
