@@ -44,7 +44,7 @@ unit: $(VENV)/.installed
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
 
 # The built HTML in a real browser (Debian's chromium + chromium-driver): MathJax, images, search,
-# the animation, error outputs; full-page screenshots land in _build/screenshots/. Run after `book`.
+# the interactive figures, error outputs; full-page screenshots land in _build/screenshots/. Run after `book`.
 browser-test: $(VENV)/.installed
 	$(PYTHON) -m pytest tests/browser
 

@@ -1,17 +1,21 @@
 """The training harness: MNIST and a sparse task, the models, one :func:`fit`, fair comparisons,
 one :func:`tune_lr`, and run records.
 
-* :mod:`~optlib.training.data` -- MNIST, verified (:func:`load_mnist`, :func:`mnist_splits`);
-  :mod:`~optlib.training.sparse` -- a synthetic sparse-feature task;
-* :mod:`~optlib.training.models` -- the MLP and logistic regression (:func:`make_model`);
+* :mod:`~optlib.training.mnist` -- MNIST's files, downloaded, SHA-256 verified and cached
+  (:func:`load_mnist`); :mod:`~optlib.training.data` -- train/validation/test splits
+  (:func:`mnist_splits`); :mod:`~optlib.training.sparse` -- a synthetic sparse-feature task;
+* :mod:`~optlib.training.models` -- the MLPs, logistic regression and the CNN
+  (:func:`make_model`);
 * :mod:`~optlib.training.train` -- :class:`Task`, :func:`fit` (the textbook loop),
   :func:`evaluate`, :func:`compare` (same weights, same minibatches);
   :mod:`~optlib.training.harness` -- what ``fit`` does around the loop (progress, records,
   checkpoints, divergence);
-* :mod:`~optlib.training.tuning` -- :func:`tune_lr` on the validation split;
+* :mod:`~optlib.training.tuning` -- :func:`tune_lr` on the validation split, :func:`format_tuning`;
   :mod:`~optlib.training.sweep` -- many (lr, seed) runs stacked into one, what ``tune_lr(...,
   stacked=True)`` uses;
-* :mod:`~optlib.training.results` -- :class:`RunRecord`, JSON files, :func:`summarize`.
+* :mod:`~optlib.training.results` -- :class:`RunRecord`, JSON files, :func:`summarize`;
+  :mod:`~optlib.training.runstore`, :mod:`~optlib.training.files` -- results files that never
+  lose a run, verified checkpoints; :mod:`~optlib.training.report` -- paired differences.
 
 The entry points readers use are importable from here:
 ``from optlib.training import make_task, fit, compare, tune_lr``.

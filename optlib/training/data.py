@@ -39,7 +39,8 @@ class DataSplits(NamedTuple):
     test_y: Tensor
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> int:
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """``value`` if it is an integer (not a bool) >= ``minimum``; else a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
     return value
@@ -62,12 +63,12 @@ def train_val_split(images: Tensor, labels: Tensor, val_size: int = 10_000, seed
         raise ValueError(
             f"images and labels differ in length: {n_examples} images vs {labels.shape[0]} labels"
         )
-    _check_int("val_size", val_size, minimum=0)
+    check_int("val_size", val_size, minimum=0)
     if val_size >= n_examples:
         raise ValueError(
             f"Invalid val_size: {val_size} (must be smaller than the {n_examples} examples)"
         )
-    _check_int("seed", seed, minimum=0)
+    check_int("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
     permutation = torch.randperm(n_examples, generator=generator)
     is_val = torch.zeros(n_examples, dtype=torch.bool)

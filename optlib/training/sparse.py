@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from optlib.training.data import DataSplits, _check_int
+from optlib.training.data import DataSplits, check_int
 
 __all__ = ["SparseDataset", "make_sparse_classification", "sparse_splits", "zipf_feature_frequency"]
 
@@ -46,7 +46,7 @@ def zipf_feature_frequency(
     Returns:
         A float32 tensor of shape ``(n_features,)``, non-increasing in ``j``.
     """
-    _check_int("n_features", n_features, minimum=1)
+    check_int("n_features", n_features, minimum=1)
     if not (math.isfinite(zipf_exponent) and zipf_exponent >= 0):
         raise ValueError(f"Invalid zipf_exponent: {zipf_exponent!r} (expected a number >= 0)")
     if not (0 < mean_active < n_features):
@@ -137,9 +137,9 @@ def make_sparse_classification(
     Returns:
         A :class:`SparseDataset` ``(x, y, feature_frequency, teacher_weight)``.
     """
-    _check_int("n_samples", n_samples, minimum=1)
-    _check_int("n_classes", n_classes, minimum=2)
-    _check_int("seed", seed, minimum=0)
+    check_int("n_samples", n_samples, minimum=1)
+    check_int("n_classes", n_classes, minimum=2)
+    check_int("seed", seed, minimum=0)
     if not (math.isfinite(weight_power) and weight_power >= 0):
         raise ValueError(f"Invalid weight_power: {weight_power!r} (expected a number >= 0)")
     if not (0.0 <= label_noise <= 1.0):
@@ -179,9 +179,9 @@ def sparse_splits(
     The frequencies and teacher are available from :func:`make_sparse_classification` with the same
     arguments (``n_samples=1`` is enough).
     """
-    _check_int("n_train", n_train, minimum=1)
-    _check_int("n_val", n_val, minimum=0)
-    _check_int("n_test", n_test, minimum=0)
+    check_int("n_train", n_train, minimum=1)
+    check_int("n_val", n_val, minimum=0)
+    check_int("n_test", n_test, minimum=0)
     data = make_sparse_classification(
         n_train + n_val + n_test,
         n_features,
