@@ -27,6 +27,7 @@ import statistics
 import time
 
 import torch
+from timing import load_average
 
 from optlib.book.suites import SUITES, Suite
 from optlib.training import evaluate, make_task
@@ -85,7 +86,7 @@ def main() -> None:
     torch.set_num_threads(1)
     for name in args.suites:
         suite = SUITES[name]
-        load = os.getloadavg()[0]
+        load = load_average()
         costs = measure(suite, args.steps)
         total = estimate(suite, costs)
         hours = (total["tuning"] + total["final"]) / 3600
@@ -96,7 +97,7 @@ def main() -> None:
             f"{costs['eval_test']:.1f}); tuning {total['tuning_runs']} runs "
             f"{total['tuning'] / 3600:.1f} h + final {total['final_runs']} runs "
             f"{total['final'] / 3600:.1f} h = {hours:.1f} h estimated "
-            f"(load average {load:.1f} on {os.cpu_count()} cores)",
+            f"({load} on {os.cpu_count()} cores)",
             flush=True,
         )
 

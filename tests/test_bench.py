@@ -1,11 +1,13 @@
-"""benchmarks/bench.py's bookkeeping: goals, paired ratios, turn-taking, and reading chapter times.
+"""The benchmarks' bookkeeping (benchmarks/timing.py: goals, paired ratios, turn-taking), their
+reading of chapter times (chapter_times.py), the sweep contenders' equal work (sweeps.py) and
+bench.py's command line.
 
 Nothing here times anything: the benchmark itself is run by hand (``make bench``).
 """
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,12 @@ import torch
 
 from optlib.training import sweep
 
-_SPEC = importlib.util.spec_from_file_location(
-    "bench", Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
-)
-bench = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(bench)
+# The benchmarks import each other by name, as `python benchmarks/bench.py` lets them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench  # noqa: E402
+import chapter_times  # noqa: E402
+import sweeps  # noqa: E402
+import timing  # noqa: E402
 
 # Lines as `jupyter-book build` prints them (myst-nb), with the colour codes of a terminal.
 BUILD_LOG = """\
@@ -63,25 +66,25 @@ EXECUTION_TIMES_HTML = """\
 
 
 def test_chapter_times_are_read_from_the_build_log():
-    assert bench.chapter_times_from_log(BUILD_LOG) == {
+    assert chapter_times.chapter_times_from_log(BUILD_LOG) == {
         "01_background.ipynb": 8.20,
         "04_code_examples.ipynb": 53.38,
     }
 
 
 def test_chapter_times_are_read_from_the_execution_times_page():
-    assert bench.chapter_times_from_html(EXECUTION_TIMES_HTML) == {
+    assert chapter_times.chapter_times_from_html(EXECUTION_TIMES_HTML) == {
         "01_background.ipynb": 19.13,
         "04_code_examples.ipynb": 148.17,
     }
 
 
 def test_chapters_over_budget_are_flagged(capsys):
-    bench.print_chapter_times({"a.ipynb": 89.0, "b.ipynb": 91.0}, "test", None)
+    chapter_times.print_chapter_times({"a.ipynb": 89.0, "b.ipynb": 91.0}, "test", None)
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:4]}
     assert "over the 90 s budget" not in lines["a.ipynb"]
     assert "over the 90 s budget" in lines["b.ipynb"]
-    bench.print_chapter_times({f"{i}.ipynb": 61.0 for i in range(6)}, "test", 400.0)
+    chapter_times.print_chapter_times({f"{i}.ipynb": 61.0 for i in range(6)}, "test", 400.0)
     out = capsys.readouterr().out
     assert "over the 6 min budget" in out and "400.0 s" in out
 
@@ -92,7 +95,7 @@ def test_chapters_over_budget_are_flagged(capsys):
      (1.11, 1.1, False, False)],
 )  # fmt: skip
 def test_goals_pass_on_the_right_side_of_their_target(ratio, target, at_least, met):
-    goal = bench.Goal("g", ratio, target, at_least, 1)
+    goal = timing.Goal("g", ratio, target, at_least, 1)
     assert goal.met is met
     assert goal.line().endswith("PASS" if met else "MISS")
 
@@ -100,25 +103,25 @@ def test_goals_pass_on_the_right_side_of_their_target(ratio, target, at_least, m
 def test_paired_ratio_is_the_median_of_each_repeats_ratio():
     # A slow second repeat slows both contenders: per-repeat ratios are 2, 2, 4.
     times = {"a": [2.0, 20.0, 4.0], "b": [1.0, 10.0, 1.0]}
-    assert bench.paired_ratio(times, "a", "b") == 2.0
+    assert timing.paired_ratio(times, "a", "b") == 2.0
     # The ratio of the medians would be 4 / 1 = 4: pairing is what makes the figure robust.
-    assert bench.paired_ratio(times, "b", "a") == 0.5
+    assert timing.paired_ratio(times, "b", "a") == 0.5
 
 
 def test_alternate_takes_turns():
     calls = []
     candidates = {name: (lambda name=name: calls.append(name) or 1.0) for name in "abc"}
-    times = bench.alternate(candidates, 2)
+    times = timing.alternate(candidates, 2)
     assert calls == ["a", "b", "c", "a", "b", "c"]
     assert times == {"a": [1.0, 1.0], "b": [1.0, 1.0], "c": [1.0, 1.0]}
 
 
 def test_chapter_report_without_a_build_says_how_to_get_one(tmp_path, capsys):
-    bench.report_chapters(tmp_path, nbmake=False, book=False)
+    chapter_times.report_chapters(tmp_path, nbmake=False, book=False)
     assert "run `make book` or pass --chapters" in capsys.readouterr().out
     (tmp_path / "_build").mkdir()
     (tmp_path / "_build" / "build.log").write_text(BUILD_LOG)
-    bench.report_chapters(tmp_path, nbmake=False, book=False)
+    chapter_times.report_chapters(tmp_path, nbmake=False, book=False)
     out = capsys.readouterr().out
     assert "04_code_examples.ipynb" in out and "53.4 s" in out
 
@@ -129,7 +132,7 @@ def test_the_vmap_contender_trains_the_models_the_sweep_trains():
 
     task = tiny_task("mlp", n_train=128)  # float64; two minibatches of 64
     lrs, seeds = (0.003, 0.03), (0, 2)
-    _, params = bench.vmap_training_seconds(task, lrs, seeds, n_train=128)
+    _, params = sweeps.vmap_training_seconds(task, lrs, seeds, n_train=128)
     result = sweep.sweep(task, "adam", lrs, seeds, epochs=1, eval_every_epoch=False)
     for name, stacked in result.parameters.items():
         for i in range(len(lrs)):
@@ -156,7 +159,7 @@ def test_the_floors_matrix_products_are_the_sweeps():
         torch.randn(n_seeds, batch, n_lrs * 4, dtype=torch.float64),
         torch.randn(n_seeds * n_lrs, batch, 3, dtype=torch.float64),
     ]
-    products = bench.matrix_products(x, [w.detach() for w in weights], output_grads)
+    products = sweeps.matrix_products(x, [w.detach() for w in weights], output_grads)
     assert len(products) == 2 * n_seeds + 3
 
     zero_bias = torch.zeros(n_seeds, n_lrs, 4, dtype=torch.float64)
@@ -188,7 +191,18 @@ def test_best_threads_goal_pits_each_contender_at_its_fastest_setting():
         ("mlp", 2): {"sequential": 3.0, "sweep": 1.4},  # sequential fits slower with 2 threads
         ("logreg", 1): {"sequential": 1.0, "sweep": 0.3},
     }
-    (goal,) = bench.best_threads_goals(medians, {"mlp": 1.5, "logreg": 3.0})
+    (goal,) = sweeps.best_threads_goals(medians, {"mlp": 1.5, "logreg": 3.0})
     assert goal.ratio == pytest.approx(2.2 / 1.4)  # not 3.0 / 1.4 at two threads
     assert "(2 thr)" in goal.name and "(1 thr)" in goal.name and goal.met
     assert goal.threads == 0  # logreg was measured at one thread count only: skipped
+
+
+def test_bench_runs_only_the_sections_it_is_asked_for(tmp_path, capsys):
+    (tmp_path / "_build").mkdir()
+    (tmp_path / "_build" / "build.log").write_text(BUILD_LOG)
+    threads = str(torch.get_num_threads())  # bench.main sets it: leave it as it is
+    assert bench.main(["--only", "chapters", "--root", str(tmp_path), "--threads", threads]) == 0
+    out = capsys.readouterr().out
+    assert "4. Chapter execution times (from _build/build.log" in out and "53.4 s" in out
+    assert "1. Training loop" not in out and "2. Optimizer step" not in out
+    assert out.splitlines()[-1].startswith("Summary (ratios are medians of paired repeats")

@@ -11,7 +11,7 @@ import pytest
 
 from optlib import training
 from optlib.cli import main
-from optlib.cli.common import parse_lrs
+from optlib.cli.common import parse_hyperparameters, parse_lrs
 from optlib.optim import DEFAULT_LR
 from optlib.training import sparse
 
@@ -129,6 +129,22 @@ def test_parse_lrs_defaults_and_overrides():
 def test_parse_lrs_rejects_bad_values(tokens, message):
     with pytest.raises(ValueError, match=message):
         parse_lrs(tokens, ["adam"])
+
+
+def test_hyperparameters_on_the_command_line_are_numbers_or_booleans():
+    assert parse_hyperparameters(["momentum=0.9", "nesterov=true", "centered=False"]) == {
+        "momentum": 0.9,
+        "nesterov": True,
+        "centered": False,
+    }
+    for tokens, message in [
+        (["momentum"], "expected KEY=VALUE"),
+        (["lr=0.1"], "with --lr"),
+        (["momentum=0.9", "momentum=0.8"], "sets 'momentum' twice"),
+        (["nesterov=yes"], "'yes' is not a number or true/false"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_hyperparameters(tokens)
 
 
 @pytest.mark.parametrize(

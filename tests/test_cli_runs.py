@@ -1,6 +1,7 @@
 """`python -m optlib compare` never loses a run: interrupted by SIGINT or SIGTERM it keeps what
 is finished and resumes to the file an uninterrupted run writes; it checks what it can before
 training; diverged runs are kept, marked and left out of means; every error names its file.
+`python -m optlib suite` runs a suite at a tiny budget, and each of its runs reproduces.
 
 Real MNIST (logistic regression on a few hundred examples, one thread): $OPTLIB_DATA_DIR."""
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from optlib.book import suites
 from optlib.cli import main
 from optlib.training.files import save_checkpoint
 from optlib.training.runstore import RunStore
@@ -312,3 +314,44 @@ def test_plot_checks_its_output_path_first(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["plot", str(tmp_path / "missing.json"), "--out", str(tmp_path)])
     assert f"--out {tmp_path} is a folder" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# The suite command
+# --------------------------------------------------------------------------------------------
+def test_suite_command_runs_a_tiny_budget_and_reports(tmp_path, capsys):
+    out = tmp_path / "kb.json"
+    argv = ["suite", "kb-logreg", "--out", str(out), "--epochs", "1", "--seeds", "2"]
+    argv += ["--tune-seeds", "1", "--subset", "256", "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Adagrad, constant α" in printed and "wall time" in printed
+    document = json.loads(out.read_text())
+    meta = document["meta"]
+    assert (
+        meta["complete"]
+        and meta["torch_threads"] == 1
+        and meta["command"][3:5] == ["suite", "kb-logreg"]
+    )
+    assert meta["config"]["epochs"] == 1 and meta["config"]["subset"] == 256
+    finals = [run for run in document["runs"] if run["role"] == "final"]
+    assert len(finals) == 12
+    # A final run's reproduce re-runs it alone: the same losses, bit for bit (same threads).
+    run = finals[-1]
+    again = tmp_path / "again.json"
+    assert main([*run["reproduce"], "--threads", "1", "--out", str(again), "--no-progress"]) == 0
+    assert json.loads(again.read_text())["runs"][0]["train_loss"] == run["train_loss"]
+    assert main(["report", str(out)]) == 0
+    assert (
+        "kb-logreg, batch size 128: 1 epochs, 2 seeds; learning rates tuned at 1 epochs on 1"
+        in (capsys.readouterr().out)
+    )
+    results = suites.load_results(out)
+    assert len(results.runs) == 12 and set(results.tuning) == {
+        o.label for o in results.suite.optimizers
+    }
+    assert all(tuned.best_lr == results.runs[0].lr for tuned in results.tuning.values()
+               if tuned.optimizer == results.runs[0].optimizer)  # fmt: skip
+    with pytest.raises(SystemExit) as refused:  # the file exists: never replaced silently
+        main(["suite", "kb-logreg", "--out", str(out), "--epochs", "1"])
+    assert refused.value.code == 2 and "already exists" in capsys.readouterr().err

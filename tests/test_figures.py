@@ -1,5 +1,5 @@
 """One look for the book: a colour, a marker and a dash per optimizer; readable text; one table
-helper; and no matplotlib for code that does not draw."""
+helper; the suites' table and figures; and no matplotlib for code that does not draw."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ import matplotlib.pyplot as plt
 import pytest
 
 from optlib import figures
+from optlib.figures.suites import (
+    plot_final_accuracy,
+    plot_suite_differences,
+    plot_val_loss_curves,
+    suite_table,
+)
+from optlib.training.report import suite_report
 
 PLAIN = [
     "sgd",
@@ -112,3 +119,25 @@ def test_names_map_to_one_palette_key(name, key):
 def test_unknown_optimizer_is_named_in_the_error():
     with pytest.raises(KeyError, match="lion"):
         figures.color("lion")
+
+
+def test_suite_table_and_figures_show_what_the_report_says():
+    from test_report import report_runs
+
+    runs = report_runs()
+    rows = suite_report(runs, reference="adam", target=0.35)
+    shown = suite_table(rows, target=0.35)
+    assert shown.headers[-2:] == ("steps to val. loss 0.35", "seconds to val. loss 0.35")
+    adam, sgd = shown.rows
+    assert adam[3] == "91.00 ± 1.00" and adam[4] == "(reference)" and adam[-2] == "20 ± 0"
+    assert sgd[2] == "2; 1 of 3 diverged (left out)"
+    assert sgd[4].startswith("-5.00 [") and sgd[-1] == "not reached"
+    fig, axes = plt.subplots(1, 3)
+    plot_final_accuracy(axes[0], runs)
+    plot_suite_differences(axes[1], rows)
+    plot_val_loss_curves(axes[2], runs, target=0.35)
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["SGD"]
+    assert len(axes[2].get_lines()) == 3  # adam, sgd (diverged run left out), target
+    plt.close(fig)
+    with pytest.raises(ValueError, match="Invalid metric"):
+        plot_suite_differences(axes[1], rows, metric="speed")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from optlib import training
+from optlib.book.experiments import with_inverse_sqrt_decay
 from optlib.optim import make_optimizer
 from optlib.training import DataSplits, sweep
 
@@ -186,3 +187,24 @@ def test_progress_bar_counts_the_shared_steps(capsys):
     assert "adam x 4 models" in err and "/10 " in err  # 2 epochs x ceil(150 / 32) steps
     sweep.sweep(task, "adam", [0.01], [0], epochs=1, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_sweep_with_inverse_sqrt_decay_equals_decayed_fits_in_float64():
+    task = tiny_task("logreg", dtype=torch.float64)
+    lrs, seeds = (0.05, 0.5), (0, 1)
+    hyper = {"momentum": 0.9, "nesterov": True}
+    result = sweep.sweep(
+        task, "sgd", lrs, seeds, epochs=2, batch_size=32, hyperparameters=hyper,
+        schedule=with_inverse_sqrt_decay, progress=False,
+    )  # fmt: skip
+    for lr in lrs:
+        for seed in seeds:
+            model = task.make_model(seed).double()
+            factory = with_inverse_sqrt_decay(training.optimizer_factory("sgd", lr=lr, **hyper))
+            record = training.fit(
+                model, factory(model.parameters()), task, epochs=2, batch_size=32, seed=seed,
+                progress=False,
+            )  # fmt: skip
+            stacked = result.record(lr, seed)
+            assert stacked.train_loss == pytest.approx(record.train_loss, rel=0, abs=1e-12)
+            assert stacked.test_loss == pytest.approx(record.test_loss, rel=0, abs=1e-12)
