@@ -122,7 +122,7 @@ def sweep_floor_seconds(
 
 def bench_sweep(
     task: Task,
-    target: float,
+    target: float | None,
     steps: int,
     repeats: int,
     threads: int,
@@ -215,7 +215,7 @@ def bench_sweep(
 
 
 def best_threads_goals(
-    medians: Mapping[tuple[str, int], Mapping[str, float]], targets: Mapping[str, float]
+    medians: Mapping[tuple[str, int], Mapping[str, float]], targets: Mapping[str, float | None]
 ) -> list[Goal]:
     """The sweep at its fastest thread count against sequential fits at theirs.
 

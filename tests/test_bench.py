@@ -100,6 +100,11 @@ def test_goals_pass_on_the_right_side_of_their_target(ratio, target, at_least, m
     assert goal.line().endswith("PASS" if met else "MISS")
 
 
+def test_a_measurement_without_a_goal_is_printed_not_judged():
+    goal = timing.Goal("mlp sweep", 0.9, None, True, 1)
+    assert goal.met and goal.line().endswith("0.90x   no goal (measured only)")
+
+
 def test_paired_ratio_is_the_median_of_each_repeats_ratio():
     # A slow second repeat slows both contenders: per-repeat ratios are 2, 2, 4.
     times = {"a": [2.0, 20.0, 4.0], "b": [1.0, 10.0, 1.0]}
