@@ -1,11 +1,8 @@
-"""Chapter 4: paired differences (:func:`optlib.training.report.paired_difference`), the
-chapter's figure styles, and the facts about the source article's program that the chapter
-states in prose (they hold by construction, so they are tested here rather than shown as
-findings)."""
+"""Chapter 4: the chapter's figure styles, and the facts about the source article's program that
+the chapter states in prose (they hold by construction, so they are tested here rather than
+shown as findings). Paired differences are tested with their module, in tests/test_report.py."""
 
 from __future__ import annotations
-
-import doctest
 
 import matplotlib
 
@@ -15,77 +12,12 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.colors import to_hex
-from scipy import stats
 from torch import nn
 
 from optlib import figures, training
 from optlib.book import ch04, experiments
-from optlib.training import DataSplits, report
+from optlib.training import DataSplits
 from optlib.training.report import paired_difference
-
-
-def test_docstring_examples_run():
-    # paired_difference's example lives in optlib.training.report, its one home
-    assert doctest.testmod(report, raise_on_error=True).attempted > 0
-
-
-@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
-def test_paired_interval_is_scipys_paired_t_interval(confidence):
-    rng = np.random.default_rng(3)
-    a = rng.normal(0.95, 0.01, size=5)
-    b = a - rng.normal(0.002, 0.003, size=5)
-    result = paired_difference(a, b, confidence=confidence)
-    expected = stats.ttest_rel(a, b).confidence_interval(confidence_level=confidence)
-    assert result.low == pytest.approx(expected.low)
-    assert result.high == pytest.approx(expected.high)
-    assert result.mean == pytest.approx(np.mean(a - b))
-    assert result.n == 5 and result.confidence == confidence
-
-
-def test_interval_excludes_zero_exactly_when_the_paired_t_test_rejects():
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        a = rng.normal(size=4)
-        b = a - rng.normal(0.5, 1.0, size=4)
-        result = paired_difference(a, b)
-        rejects = stats.ttest_rel(a, b).pvalue < 0.05
-        assert rejects == (result.low > 0 or result.high < 0)
-
-
-def test_detectable_effect_has_the_stated_power():
-    """Simulated paired experiments whose true difference is the detectable effect are detected
-    about 80 % of the time (the formula is an approximation: it fixes s at its true value)."""
-    n, sigma = 5, 1.0
-    detectable = (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * sigma / np.sqrt(n)
-    rng = np.random.default_rng(1)
-    differences = rng.normal(detectable, sigma, size=(20_000, n))
-    detected = stats.ttest_1samp(differences, 0.0, axis=1).pvalue < 0.05
-    assert 0.7 < detected.mean() < 0.85
-    # ... and paired_difference reports that effect for data whose sample SD is sigma.
-    d = np.array([-1.0, 0.0, 1.0, 0.5, -0.5])
-    d = d / d.std(ddof=1)
-    result = paired_difference(d, np.zeros(n))
-    assert result.detectable == pytest.approx(detectable)
-
-
-def test_paired_difference_fewer_seeds_means_a_wider_interval():
-    a, b = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), np.array([0.5, 2.2, 2.4, 4.1, 4.4, 6.3])
-    wide, narrow = paired_difference(a[:3], b[:3]), paired_difference(a, b)
-    assert wide.high - wide.low > narrow.high - narrow.low
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "options", "match"),
-    [
-        ([1.0, 2.0], [1.0], {}, "Invalid pairs"),
-        ([1.0], [1.0], {}, "need at least 2"),
-        ([1.0, 2.0], [1.0, 3.0], {"confidence": 1.0}, "Invalid confidence"),
-        ([1.0, 2.0], [1.0, 3.0], {"power": 0.0}, "Invalid power"),
-    ],
-)
-def test_paired_difference_validates(a, b, options, match):
-    with pytest.raises(ValueError, match=match):
-        paired_difference(a, b, **options)
 
 
 @pytest.mark.parametrize(
