@@ -352,6 +352,9 @@ def test_suite_command_runs_a_tiny_budget_and_reports(tmp_path, capsys):
     }
     assert all(tuned.best_lr == results.runs[0].lr for tuned in results.tuning.values()
                if tuned.optimizer == results.runs[0].optimizer)  # fmt: skip
+    tried = {(label, lr) for label, tuned in results.tuning.items() for lr in tuned.lrs}
+    assert {(run.optimizer, run.lr) for run in results.tuning_runs} == tried
+    assert not {run.run_id for run in results.tuning_runs} & {run.run_id for run in results.runs}
     with pytest.raises(SystemExit) as refused:  # the file exists: never replaced silently
         main(["suite", "kb-logreg", "--out", str(out), "--epochs", "1"])
     assert refused.value.code == 2 and "already exists" in capsys.readouterr().err

@@ -138,6 +138,9 @@ def test_suite_table_and_figures_show_what_the_report_says():
     plot_val_loss_curves(axes[2], runs, target=0.35)
     assert [t.get_text() for t in axes[1].get_yticklabels()] == ["SGD"]
     assert len(axes[2].get_lines()) == 3  # adam, sgd (diverged run left out), target
+    fig.canvas.draw()
+    epochs = [float(t.get_text()) for t in axes[2].get_xticklabels() if t.get_text()]
+    assert epochs and all(epoch.is_integer() for epoch in epochs)
     plt.close(fig)
     with pytest.raises(ValueError, match="Invalid metric"):
         plot_suite_differences(axes[1], rows, metric="speed")

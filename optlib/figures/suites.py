@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from optlib.figures.runs import _style, plot_paired_accuracy
 from optlib.figures.tables import Table, table
@@ -148,5 +149,6 @@ def plot_val_loss_curves(
     if target is not None:
         ax.axhline(target, color="0.3", linestyle=":", linewidth=1, label=f"target {target:g}")
     ax.set(xlabel="epoch", ylabel="validation loss (nats)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if ax.has_data():
         ax.legend()

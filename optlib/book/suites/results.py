@@ -32,6 +32,8 @@ class SuiteResults(NamedTuple):
     seconds), ``complete``, ``tuning``."""
     runs: list[RunRecord]
     """The final runs."""
+    tuning_runs: list[RunRecord]
+    """The tuning runs: every learning rate tried, at the full budget."""
     tuning: dict[str, TuningResult]
     """Per optimizer label, the tuning at the full budget (every lr tried, extensions
     included)."""
@@ -70,7 +72,8 @@ def load_results(path: str | Path) -> SuiteResults:
     tuning = {
         label: TuningResult.from_dict(entry) for label, entry in meta.get("tuning", {}).items()
     }
-    return SuiteResults(SUITES[name], meta, final_runs(runs), tuning)
+    tried = [run for run in runs if run.run_id.startswith("tune/")]
+    return SuiteResults(SUITES[name], meta, final_runs(runs), tried, tuning)
 
 
 def report_text(results: SuiteResults) -> str:
