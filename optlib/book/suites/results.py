@@ -18,7 +18,11 @@ __all__ = ["SuiteResults", "final_runs", "load_results", "report_text"]
 
 def final_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The final runs of a suite's records (not the tuning runs)."""
-    return [run for run in runs if not run.run_id.startswith("tune/")]
+    return [run for run in runs if not _is_tuning(run)]
+
+
+def _is_tuning(run: RunRecord) -> bool:
+    return run.run_id.startswith("tune/")  # the runner's tuning run ids
 
 
 class SuiteResults(NamedTuple):
@@ -72,7 +76,7 @@ def load_results(path: str | Path) -> SuiteResults:
     tuning = {
         label: TuningResult.from_dict(entry) for label, entry in meta.get("tuning", {}).items()
     }
-    tried = [run for run in runs if run.run_id.startswith("tune/")]
+    tried = [run for run in runs if _is_tuning(run)]
     return SuiteResults(SUITES[name], meta, final_runs(runs), tried, tuning)
 
 
