@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from optlib.book.suites.definitions import SUITES, Suite
+from optlib.book.suites.runner import is_tuning_run
 from optlib.training.report import OptimizerSummary, suite_report
 from optlib.training.results import RunRecord, load_document
 from optlib.training.tuning import TuningResult
@@ -18,11 +19,7 @@ __all__ = ["SuiteResults", "final_runs", "load_results", "report_text"]
 
 def final_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
     """The final runs of a suite's records (not the tuning runs)."""
-    return [run for run in runs if not _is_tuning(run)]
-
-
-def _is_tuning(run: RunRecord) -> bool:
-    return run.run_id.startswith("tune/")  # the runner's tuning run ids
+    return [run for run in runs if not is_tuning_run(run)]
 
 
 class SuiteResults(NamedTuple):
@@ -76,7 +73,7 @@ def load_results(path: str | Path) -> SuiteResults:
     tuning = {
         label: TuningResult.from_dict(entry) for label, entry in meta.get("tuning", {}).items()
     }
-    tried = [run for run in runs if _is_tuning(run)]
+    tried = [run for run in runs if is_tuning_run(run)]
     return SuiteResults(SUITES[name], meta, final_runs(runs), tried, tuning)
 
 

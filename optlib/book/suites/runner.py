@@ -24,6 +24,7 @@ from optlib.training.tuning import TuningResult, final_val_loss, format_tuning, 
 __all__ = [
     "KEPT_STEPS",
     "compact_record",
+    "is_tuning_run",
     "reproduce_args",
     "run_suite",
     "tune",
@@ -49,8 +50,21 @@ def compact_record(record: RunRecord, **extra: Any) -> dict[str, Any]:
     return {**data, **extra}
 
 
+_TUNING = "tune/"  # the run ids of tuning runs start with it; final runs' with the label
+
+
+def _tuning_label(label: str, lr: float) -> str:
+    """The :func:`~optlib.training.compare` label of a tuning run: ``tune/<label>/lr=<lr>``."""
+    return f"{_TUNING}{label}/lr={lr:g}"
+
+
 def _tuning_id(label: str, lr: float, seed: int) -> str:
-    return f"tune/{label}/lr={lr:g}/seed{seed}"
+    return f"{_tuning_label(label, lr)}/seed{seed}"  # as compare names its runs
+
+
+def is_tuning_run(run: RunRecord) -> bool:
+    """Whether ``run`` is one of a suite's tuning runs (else a final run)."""
+    return run.run_id.startswith(_TUNING)
 
 
 def _hyperparameter_args(hyperparameters: dict[str, Any]) -> list[str]:
@@ -210,7 +224,7 @@ def _train_tuning_runs(
     ]
     stored = dict(role="tuning", stacked=suite.stacked_tuning, optimizer=optimizer.label)
     if missing and not suite.stacked_tuning:
-        runs = {f"tune/{optimizer.label}/lr={lr:g}": (optimizer, lr) for lr in missing}
+        runs = {_tuning_label(optimizer.label, lr): (optimizer, lr) for lr in missing}
         _train_runs(suite, task, store, runs, suite.tune_seeds, progress, **stored)
     elif missing:
         result = sweep(
