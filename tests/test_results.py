@@ -59,6 +59,19 @@ def test_a_results_file_was_made_by_the_suite_as_defined_now(path):
         assert len(run["train_loss"]) == min(KEPT_STEPS, run["train_loss_steps"])
 
 
+@pytest.mark.parametrize("path", RESULTS, ids=[path.stem for path in RESULTS])
+def test_a_stored_results_file_is_complete(path):
+    """The book reads results/ as finished suites: a part-run file (a suite stopped before its
+    end, which ``--resume`` would continue) must not be committed in their place."""
+    document = json.loads(path.read_text())
+    suite = SUITES[document["meta"]["config"]["name"]]
+    planned = {(optimizer.label, seed) for optimizer in suite.optimizers for seed in suite.seeds}
+    stored = {(run["optimizer"], run["seed"]) for run in final_runs(path)}
+    assert document["meta"]["complete"], f"{path} is a part-run suite"
+    assert stored == planned, f"{path}: final runs missing {sorted(planned - stored)}"
+    assert set(document["meta"]["tuning"]) == {optimizer.label for optimizer in suite.optimizers}
+
+
 @pytest.fixture
 def restore_threads():
     threads = torch.get_num_threads()
