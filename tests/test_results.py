@@ -10,6 +10,7 @@ float32 rounding on another CPU model (its vector units may sum in another order
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,23 @@ def sampled_runs() -> list:
     return cases
 
 
+def _in_history(commit: str) -> bool:
+    """Whether ``commit`` is an ancestor of the checked-out one (True where git cannot tell:
+    no git, or a shallow clone)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+    try:
+        shallow = git("rev-parse", "--is-shallow-repository")
+    except OSError:
+        return True
+    if shallow.returncode != 0 or shallow.stdout.strip() != "false":
+        return True
+    return git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0
+
+
 @pytest.mark.parametrize("path", RESULTS, ids=[path.stem for path in RESULTS])
 def test_a_results_file_was_made_by_the_suite_as_defined_now(path):
     meta = json.loads(path.read_text())["meta"]
@@ -52,6 +70,7 @@ def test_a_results_file_was_made_by_the_suite_as_defined_now(path):
     expected = json.loads(json.dumps(suite_config(SUITES[name])))
     assert meta["config"] == expected, f"{path} holds another definition of suite {name!r}"
     assert meta["git_commit"] and not meta["git_commit"].endswith("-dirty")
+    assert _in_history(meta["git_commit"]), f"{path} was made at a commit outside main's history"
     for key in ("command", "optlib_version", "torch_version", "cpu_model", "torch_threads"):
         assert meta[key], key
     for run in final_runs(path):

@@ -62,9 +62,9 @@ class Suite(NamedTuple):
     target_val_loss: float
     """Validation loss whose first crossing the report times (report only, not a run setting).
     Chosen, once the results were in, as a round value that every run of the good optimizers
-    reaches (kb-logreg and sparse: all but Adagrad with α/√t; cnn and mlp-kb: every run of every
-    optimizer, so the time to it compares all five; some mlp-kb runs bottom out just under
-    0.08, hence 0.09 there); mlp-kb-dropout's value is provisional until it has run."""
+    reaches (kb-logreg and sparse: all but Adagrad with α/√t; cnn, mlp-kb and mlp-kb-dropout:
+    every run of every optimizer, so the time to it compares all five; some mlp-kb runs bottom
+    out just under 0.08, hence 0.09 there)."""
     l2: float = 0.0
     stacked_tuning: bool = False
     """Tune with :func:`optlib.training.sweep.sweep` (logistic regression only)."""
