@@ -93,6 +93,6 @@ def report_text(results: SuiteResults) -> str:
         suite_table(results.report(), target=results.suite.target_val_loss).to_text(),
         "Δ: paired differences against the reference on the same seeds (diverged runs and their "
         "pairs left out); time to target: first per-epoch evaluation at or below it, training "
-        "time only.",
+        "time only; its seconds move with the machine's load, its steps do not.",
     ]
     return "\n".join(lines)
